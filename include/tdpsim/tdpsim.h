@@ -15,5 +15,7 @@
 #include <tdpsim/vm.h>
 #include <tdpsim/inspect.h>
 #include <tdpsim/observer.h>
+#include <tdpsim/check.h>
+#include <tdpsim/replay.h>
 
 #endif /* TDPSIM_TDPSIM_H */
