@@ -133,6 +133,7 @@ static void *backend_alloc(struct tdpsim_allocator *a, size_t size, size_t align
 		return mallocx(size, flags);
 	}
 #endif
+	(void)a;
 	if (align) {
 		void *p = aligned_alloc(align, size);
 

@@ -281,7 +281,6 @@ struct tdpsim_checker {
 	int root_level;
 	tdpsim_gfn_t gfn_limit;		/* GFNs a root can map: [0, limit) */
 	bool has_private;		/* sw-protected or TDX */
-	uint64_t baseline[TDPSIM_ALLOC_KIND_NR];
 
 	/* Reporting. */
 	pthread_mutex_t report_lock;

@@ -98,8 +98,10 @@ struct gmem_invalidation {
  *	same @inv, once the folios and attributes have changed.
  *
  * Both are called with the file's invalidate lock held and its inner lock
- * not held: they may call kvm_gmem_get_pfn() (which answers -EAGAIN inside
- * the range) and the queries, not the operations that invalidate.
+ * not held: they may call kvm_gmem_get_pfn() and the queries, not the
+ * operations that invalidate. Inside the range kvm_gmem_get_pfn() answers
+ * -EAGAIN during a punch or conversion, -EHWPOISON for the poisoned page,
+ * and -EFAULT everywhere during a release.
  */
 struct gmem_invalidate_ops {
 	int (*begin)(void *opaque, const struct gmem_invalidation *inv);

@@ -368,7 +368,7 @@ uint64_t host_mem_nr_nodes(struct host_mem *hm)
 	return v;
 }
 
-/* Does any block of any tree other than @self overlap [start, end)? */
+/* Does any other block, in any tree, overlap @self? */
 static bool overlaps_other(struct host_mem *hm, const struct host_block *self)
 {
 	struct avl_root *trees[HOST_MEM_MAX_ORDER + 3];
@@ -395,7 +395,8 @@ static int check_tree(struct host_mem *hm, struct avl_root *tree, int order,
 	for (struct avl_node *n = avl_first(tree); n; n = avl_next(n)) {
 		struct host_block *b = to_block(n);
 
-		if (b->order > HOST_MEM_MAX_ORDER || (order >= 0 && b->order != (unsigned int)order))
+		if (b->order > HOST_MEM_MAX_ORDER ||
+		    (order >= 0 && b->order != (unsigned int)order))
 			return -EINVAL;
 		if (n->key & (block_pages(b) - 1) || n->key < HOST_MEM_BASE_PFN ||
 		    block_end(b) > hm->top)

@@ -687,11 +687,8 @@ static uint64_t run_call(struct tdx_call *c)
 	c->a->rax = status;
 	if ((status & TDPSIM_TDX_STATUS_MASK) == TDX_OPERAND_BUSY && !c->guest)
 		tdx_count(m, TDPSIM_STAT_SEAMCALL_BUSY, 1);
-	if (c->guest && c->accept) {
+	if (c->guest && c->accept)
 		c->accept->status = c->accept->exited ? 0 : status;
-		if (injected)
-			c->accept->exited = false;
-	}
 	if (status != TDX_SUCCESS && !(c->guest && c->accept && c->accept->exited))
 		log_failure(m, c, status, injected);
 	pthread_mutex_unlock(&m->lock);

@@ -845,7 +845,10 @@ int tdpsim_tdx_pamt_for_each_region(struct tdpsim_tdx_module *m,
 	return ret;
 }
 
-/* Free every record and what hangs off them (module destroy). */
+/*
+ * Free every record and what hangs off them (module destroy). The objects
+ * are freed raw: their TDs may already be gone.
+ */
 void pamt_free_all(struct tdpsim_tdx_module *m)
 {
 	for (size_t i = 0; i < m->pages.cap; i++) {
@@ -862,10 +865,12 @@ void pamt_free_all(struct tdpsim_tdx_module *m)
 				sept_page_free(m, p->obj);
 			break;
 		case PT_TDVPR:
-			tdx_vcpu_free(m, p->obj);
+			free_obj(m->alloc, TDPSIM_ALLOC_KIND_MISC, p->obj,
+				 sizeof(struct tdx_vcpu));
 			break;
 		case PT_TDR:
-			tdx_td_free(m, p->obj);
+			free_obj(m->alloc, TDPSIM_ALLOC_KIND_MISC, p->obj,
+				 sizeof(struct tdx_td));
 			break;
 		}
 		free_obj(m->alloc, TDPSIM_ALLOC_KIND_PAMT, p, sizeof(*p));
@@ -875,5 +880,7 @@ void pamt_free_all(struct tdpsim_tdx_module *m)
 			 sizeof(struct pamt_region));
 	u64map_free(m->alloc, &m->pages);
 	u64map_free(m->alloc, &m->regions);
+	m->tds = NULL;
+	m->nr_tds = 0;
 	m->dirty = 0;
 }

@@ -151,15 +151,15 @@ static inline const char *ct_what(const struct ct *x, const char *id)
 #define assert_check_all_clean(x)					\
 	do {								\
 		int __n = tdpsim_checker_check_all((x)->c);		\
-		assert_int_equal(__n, 0);				\
 		assert_clean(x);					\
+		assert_int_equal(__n, 0);				\
 	} while (0)
 
 #define assert_check_touched_clean(x)					\
 	do {								\
 		int __n = tdpsim_checker_check_touched((x)->c);		\
-		assert_int_equal(__n, 0);				\
 		assert_clean(x);					\
+		assert_int_equal(__n, 0);				\
 	} while (0)
 
 static inline struct ct *ct_new(enum tdpsim_vm_type type, unsigned int levels,

@@ -116,6 +116,21 @@ static inline struct walk_sum test_walk(struct tdpsim_vm *vm)
 	return s;
 }
 
+#ifdef TDPSIM_TSAN
+/*
+ * liburcu is not built with ThreadSanitizer: its own futex/membarrier
+ * synchronization (call_rcu worker, rcu_barrier completion) is invisible
+ * to TSan. tdpsim's uses of it are annotated in lib/rcu.h.
+ */
+const char *__tsan_default_suppressions(void);
+const char *__tsan_default_suppressions(void)
+{
+	return "called_from_lib:liburcu-memb.so\n"
+	       "called_from_lib:liburcu-common.so\n"
+	       "race:liburcu-memb.so\n";
+}
+#endif
+
 /* Each test binary registers its main thread with RCU. */
 #define TEST_MAIN(tests)						\
 	int main(void)							\

@@ -1338,32 +1338,34 @@ static void test_gmem_16t_punch_12t(void **state)
 	destroy(env, gmem);
 }
 
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_avl_against_reference),
-		cmocka_unit_test_setup_teardown(test_host_mem_alloc_aligned_unique, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_host_mem_cut_free_retire, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_host_mem_alloc_fail, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_host_mem_threads, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_gmem_create_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_gmem_folio_sizes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_gmem_lazy_allocation, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_gmem_pfn_unique_across_files, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_gmem_bind_rules, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_gmem_punch_whole_huge, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_gmem_punch_partial_huge, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_gmem_punch_bindings_and_abort, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_gmem_poison, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_gmem_poison_1g, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_gmem_convert_private_to_shared, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_gmem_convert_shared_to_private, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_gmem_attr_ranges_random, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_gmem_release, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_gmem_concurrent_get_pfn, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_gmem_fault_during_punch, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_gmem_sparse_cost, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_gmem_16t_punch_12t, setup, teardown),
+		T(test_host_mem_alloc_aligned_unique),
+		T(test_host_mem_cut_free_retire),
+		T(test_host_mem_alloc_fail),
+		T(test_host_mem_threads),
+		T(test_gmem_create_errors),
+		T(test_gmem_folio_sizes),
+		T(test_gmem_lazy_allocation),
+		T(test_gmem_pfn_unique_across_files),
+		T(test_gmem_bind_rules),
+		T(test_gmem_punch_whole_huge),
+		T(test_gmem_punch_partial_huge),
+		T(test_gmem_punch_bindings_and_abort),
+		T(test_gmem_poison),
+		T(test_gmem_poison_1g),
+		T(test_gmem_convert_private_to_shared),
+		T(test_gmem_convert_shared_to_private),
+		T(test_gmem_attr_ranges_random),
+		T(test_gmem_release),
+		T(test_gmem_concurrent_get_pfn),
+		T(test_gmem_fault_during_punch),
+		T(test_gmem_sparse_cost),
+		T(test_gmem_16t_punch_12t),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

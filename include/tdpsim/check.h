@@ -53,8 +53,7 @@ typedef void (*tdpsim_violation_fn)(void *opaque, const struct tdpsim_violation 
 /**
  * tdpsim_checker_create() - create a checker for @vm and install it as the
  * VM's observer (tdpsim_vm_set_observer()), replacing any other observer.
- * Create it before the VM's threads start. It also records the VM's live
- * allocation counts as the default baseline for tdpsim_checker_check_leak().
+ * Create it before the VM's threads start.
  * @param vm the VM to check
  * @param fn called for each violation; NULL to only count them
  * @param opaque passed to @fn
@@ -95,11 +94,14 @@ TDPSIM_API int tdpsim_checker_check_touched(struct tdpsim_checker *c);
 
 /**
  * tdpsim_checker_check_leak() - invariant `leak`, after tdpsim_vm_teardown():
- * the live count of every allocation kind but TDPSIM_ALLOC_KIND_VM is back
- * to @baseline, no page table is live or waiting for RCU, and every page
- * table the checker saw unlinked was freed.
- * @param baseline live counts per kind to come back to; NULL for the counts
- *        recorded when the checker was created
+ * no allocation kind but TDPSIM_ALLOC_KIND_VM has more objects live than
+ * @baseline allows, no page-table page is live (allocator and pt.live) or
+ * waiting for RCU, and every page table the checker saw unlinked was freed.
+ * @param baseline live objects per kind allowed to remain; NULL for none,
+ *        which is what teardown must achieve: it frees everything the VM
+ *        allocated, including what tdpsim_vm_create() made (the root, the
+ *        empty memslot set), so counts taken right after creation hide a
+ *        leak of that many objects
  * @return as tdpsim_checker_check_all()
  */
 TDPSIM_API int tdpsim_checker_check_leak(struct tdpsim_checker *c,

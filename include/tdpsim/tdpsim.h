@@ -17,5 +17,6 @@
 #include <tdpsim/observer.h>
 #include <tdpsim/check.h>
 #include <tdpsim/replay.h>
+#include <tdpsim/tdx_module.h>
 
 #endif /* TDPSIM_TDPSIM_H */
