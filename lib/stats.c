@@ -82,10 +82,22 @@ bool tdpsim_stat_is_gauge(enum tdpsim_stat stat)
 	return (unsigned int)stat < TDPSIM_STAT_NR && stats[stat].gauge;
 }
 
+_Thread_local unsigned int counter_shard_id = COUNTER_SHARDS;
+
+unsigned int counter_shard_assign(void)
+{
+	static _Atomic unsigned int next;
+
+	counter_shard_id = atomic_fetch_add_explicit(&next, 1, memory_order_relaxed) %
+			   COUNTER_SHARDS;
+	return counter_shard_id;
+}
+
 void counters_init(struct tdpsim_counters *c)
 {
-	for (unsigned int i = 0; i < TDPSIM_STAT_NR; i++)
-		atomic_init(&c->value[i], 0);
+	for (unsigned int s = 0; s < COUNTER_SHARDS; s++)
+		for (unsigned int i = 0; i < COUNTER_SHARD_WORDS; i++)
+			atomic_init(&c->shard[s].value[i], 0);
 }
 
 uint64_t tdpsim_counters_get(const struct tdpsim_counters *counters,
@@ -93,7 +105,12 @@ uint64_t tdpsim_counters_get(const struct tdpsim_counters *counters,
 {
 	if (!counters || (unsigned int)stat >= TDPSIM_STAT_NR)
 		return 0;
-	return atomic_load_explicit(&counters->value[stat], memory_order_relaxed);
+	uint64_t sum = 0;
+
+	for (unsigned int s = 0; s < COUNTER_SHARDS; s++)
+		sum += atomic_load_explicit(&counters->shard[s].value[stat],
+					    memory_order_relaxed);
+	return sum;
 }
 
 void tdpsim_counters_snapshot(const struct tdpsim_counters *counters,

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 
 #include <tdpsim/tdpsim.h>
 
@@ -93,6 +94,36 @@ static void test_stats_errno_names(void **state)
 	assert_string_equal(tdpsim_level_name(7), "?");
 }
 
+/* Counts from several threads land in different shards; reads sum them. */
+static void *count_thread(void *arg)
+{
+	struct tdpsim_counters *c = arg;
+
+	for (int i = 0; i < 100000; i++) {
+		counter_inc(c, TDPSIM_STAT_FAULT);
+		counter_add(c, TDPSIM_STAT_PT_LIVE, 2);
+		counter_sub(c, TDPSIM_STAT_PT_LIVE, 1);
+	}
+	return NULL;
+}
+
+static void test_stats_sharded_threads(void **state)
+{
+	static struct tdpsim_counters c;
+	pthread_t t[4];
+
+	(void)state;
+	counters_init(&c);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, count_thread, &c), 0);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(tdpsim_counters_get(&c, TDPSIM_STAT_FAULT), 400000);
+	/* A gauge decremented on another shard than it was raised on still sums. */
+	counter_sub(&c, TDPSIM_STAT_PT_LIVE, 400000);
+	assert_int_equal(tdpsim_counters_get(&c, TDPSIM_STAT_PT_LIVE), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -100,6 +131,7 @@ int main(void)
 		cmocka_unit_test(test_stats_spec_names_exist),
 		cmocka_unit_test(test_stats_snapshot_delta),
 		cmocka_unit_test(test_stats_errno_names),
+		cmocka_unit_test(test_stats_sharded_threads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
