@@ -27,10 +27,10 @@ static const struct {
 	[CK_PT_LINKAGE] = { "pt-linkage", true },
 	[CK_ATTR_ROOT] = { "attr-root", true },
 	[CK_ATTR_UNIFORM] = { "attr-uniform", true },
-	[CK_GMEM_BACKING] = { "gmem-backing", false },	/* guest_memfd model */
+	[CK_GMEM_BACKING] = { "gmem-backing", true },
 	[CK_LPAGE] = { "lpage", true },
 	[CK_LPAGE_INFO] = { "lpage-info", true },
-	[CK_BOUNDARY] = { "boundary", false },		/* TDX model */
+	[CK_BOUNDARY] = { "boundary", true },		/* mirror roots */
 	[CK_ACCEPT_LEVEL] = { "accept-level", false },	/* TDX model */
 	[CK_DIRTY_LOG] = { "dirty-log", true },
 	[CK_TLB] = { "tlb", true },
@@ -240,6 +240,7 @@ const struct tdpsim_observer ck_observer_ops = {
 	.alloc = ck_obs_alloc,
 	.lpage_access = ck_obs_lpage_access,
 	.fault_stuck = ck_obs_fault_stuck,
+	.private_zap = ck_obs_private_zap,
 };
 
 /* ---- memslots ---- */
@@ -407,6 +408,7 @@ void tdpsim_checker_destroy(struct tdpsim_checker *c)
 		thread_free(c->threads[i]);
 	free(c->threads);
 	ck_rcu_free(c);
+	ck_gmem_free(c);
 	ck_map_free(&c->freed);
 	ck_map_free(&c->inhibit);
 	ck_slots_free(&c->slots);
@@ -545,6 +547,9 @@ static int full_check(struct tdpsim_checker *c)
 	return 0;
 }
 
+/* Most attribute runs the touched check re-reads to see what changed. */
+#define CK_ATTR_RUNS_TOUCHED	1024
+
 /* Queue both huge levels of @slot's entries covering [start, end). */
 static void lpq_range(struct ck_lpq *q, const struct tdpsim_memslot_info *slot,
 		      tdpsim_gfn_t start, tdpsim_gfn_t end)
@@ -610,9 +615,13 @@ static int touched_check(struct tdpsim_checker *c)
 	/*
 	 * Attributes: where they matter (a memslot covers them) they change
 	 * only with mmu_lock held for write; a new slot sees them all. The
-	 * ranges that changed: their mappings and their lpage_info.
+	 * ranges that changed: their mappings and their lpage_info. Finding
+	 * them costs a read of every run, so past CK_ATTR_RUNS_TOUCHED runs
+	 * the touched check leaves them to the zaps and lpage_info writes the
+	 * observer saw, and to the next full check.
 	 */
-	if (d.write_locked || slots_changed) {
+	if (slots_changed ||
+	    (d.write_locked && c->attrs.nr <= CK_ATTR_RUNS_TOUCHED)) {
 		ret = ck_attr_runs_read(c, &runs);
 		if (ret)
 			goto out;

@@ -16,7 +16,8 @@
  *   check_lpage.c    lpage (quiescent and at install), lpage-info
  *   check_dirty.c    dirty-log
  *   check_locking.c  lock, no-sleep, rcu, tlb, progress
- *   check_tdx.c      the place for the TDX and guest_memfd invariants
+ *   check_tdx.c      the place for the TDX invariants
+ *   check_gmem.c     gmem-backing, boundary (guest_memfd, precise zaps)
  *
  * Locking: observer callbacks run on many threads at once. Each thread has
  * a struct ck_thread of its own (found through a _Thread_local cache); the
@@ -309,6 +310,9 @@ struct tdpsim_checker {
 	struct ck_attr_runs attrs;	/* the last check's attribute runs */
 	struct ck_map inhibit;		/* lpage entries seen guest-inhibited */
 	struct ck_ranges extra;		/* ranges to check next (eager notes) */
+
+	/* guest_memfd invariants (check_gmem.c), made on first use. */
+	_Atomic(struct ck_gmem *) gmem;
 };
 
 /* ---- core (check.c) ---- */
@@ -486,11 +490,23 @@ void ck_note_root(struct tdpsim_checker *c, const void *table);
 /* Drop the per-table records (destroy). */
 void ck_rcu_free(struct tdpsim_checker *c);
 
-/* ---- TDX and guest_memfd (check_tdx.c): not active yet ---- */
+/* ---- TDX (check_tdx.c): not active yet ---- */
 
 void ck_tdx_quiescent(struct tdpsim_checker *c);
 void ck_tdx_transition(struct tdpsim_checker *c, const struct tdpsim_spte_change *ch);
 void ck_tdx_leaf(struct ck_walk *w, const struct tdpsim_spte_info *e);
+
+/* ---- guest_memfd (check_gmem.c): gmem-backing, boundary ---- */
+
+struct ck_gmem;
+
+/* gmem-backing of one leaf (and attr-root of the mirror test mode). */
+void ck_gmem_leaf(struct ck_walk *w, const struct tdpsim_spte_info *e);
+/* boundary: the observer's private_zap event. */
+void ck_obs_private_zap(void *opaque, tdpsim_gfn_t start, tdpsim_gfn_t end,
+			enum tdpsim_zap_phase phase);
+/* Free what check_gmem.c kept (destroy). */
+void ck_gmem_free(struct tdpsim_checker *c);
 
 /* The observer ops the checker installs (for the test hooks). */
 extern const struct tdpsim_observer ck_observer_ops;

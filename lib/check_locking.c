@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "internal.h"
 
 static const char *mode_name(enum tdpsim_lock_mode mode)
 {
@@ -63,12 +64,10 @@ static bool needs_flush(uint64_t old, uint64_t new, int level)
 	return (old & CK_SPTE_MMU_WRITABLE) && !(new & CK_SPTE_MMU_WRITABLE);
 }
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-
 /* Did this thread freeze (table, index)? Forget it if so. */
 static bool unfreeze(struct ck_thread *t, const void *table, unsigned int index)
 {
-	for (unsigned int i = 0; i < ARRAY_LEN(t->frozen); i++) {
+	for (unsigned int i = 0; i < ARRAY_SIZE(t->frozen); i++) {
 		if (t->frozen[i].table == table && t->frozen[i].index == index) {
 			t->frozen[i].table = NULL;
 			return true;
@@ -125,7 +124,7 @@ void ck_lock_spte_changed(struct tdpsim_checker *c, struct ck_thread *t,
 	if (ch->new_spte == CK_SPTE_FROZEN && ch->atomic) {
 		t->frozen[t->nr_frozen].table = ch->table;
 		t->frozen[t->nr_frozen].index = ch->index;
-		t->nr_frozen = (t->nr_frozen + 1) % ARRAY_LEN(t->frozen);
+		t->nr_frozen = (t->nr_frozen + 1) % ARRAY_SIZE(t->frozen);
 	}
 	if (ch->role == TDPSIM_ROOT_DIRECT &&
 	    needs_flush(ch->old_spte, ch->new_spte, ch->level) &&
@@ -407,6 +406,17 @@ void ck_obs_alloc(void *opaque, const struct tdpsim_alloc_event *a)
 	ck_leave();
 }
 
+static bool slot_published(struct tdpsim_checker *c, uint32_t slot_id)
+{
+	struct tdpsim_memslot_info info;
+
+	for (unsigned int i = 0; !tdpsim_vm_memslot_at(c->vm, i, &info); i++) {
+		if (info.id == slot_id)
+			return true;
+	}
+	return false;
+}
+
 void ck_obs_lpage_access(void *opaque, uint32_t slot_id, int level, uint64_t idx,
 			 bool write, enum tdpsim_lock_mode lock)
 {
@@ -423,15 +433,25 @@ void ck_obs_lpage_access(void *opaque, uint32_t slot_id, int level, uint64_t idx
 		ck_report(c, CK_LOCK, NULL,
 			  "lpage_info access says mmu_lock is held for %s, the thread "
 			  "holds it for %s", mode_name(lock), mode_name(t->held));
-	if (!write && t->held == TDPSIM_LOCK_NONE)
+	/*
+	 * lpage_info is read under mmu_lock and written under it for write
+	 * (kvm_arch_post_set_memory_attributes(); guest-inhibit's
+	 * lpage.inhibit-lock policy comes with TDX). A slot being built is
+	 * not published yet and nobody else can see it
+	 * (kvm_alloc_memslot_metadata(), ..._init_memslot_memory_attributes()).
+	 */
+	if (t->held == TDPSIM_LOCK_WRITE ||
+	    (!write && t->held == TDPSIM_LOCK_READ) || !slot_published(c, slot_id))
+		;
+	else if (!write)
 		ck_report(c, CK_LOCK, NULL,
 			  "lpage_info of slot %u (level %s, entry %" PRIu64 ") read "
 			  "without mmu_lock", slot_id, tdpsim_level_name(level), idx);
-	if (write && t->held == TDPSIM_LOCK_READ)
+	else
 		ck_report(c, CK_LOCK, NULL,
 			  "lpage_info of slot %u (level %s, entry %" PRIu64 ") written "
-			  "with mmu_lock held only for read", slot_id,
-			  tdpsim_level_name(level), idx);
+			  "with mmu_lock held for %s, not write", slot_id,
+			  tdpsim_level_name(level), idx, mode_name(t->held));
 	if (write) {
 		pthread_mutex_lock(&t->lock);
 		ck_lpents_add(&t->lpage, slot_id, level, idx);

@@ -227,7 +227,8 @@ void ck_lpq_run(struct tdpsim_checker *c, struct ck_lpq *q, const struct ck_slot
 	const struct tdpsim_memslot_info *slot = NULL;
 	size_t i = 0;
 
-	qsort(q->r, q->nr, sizeof(*q->r), lpreq_cmp);
+	if (q->nr > 1)
+		qsort(q->r, q->nr, sizeof(*q->r), lpreq_cmp);
 	while (i < q->nr) {
 		struct ck_lpreq r = q->r[i++];
 

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdlib.h>
 
 #include "check.h"
@@ -240,6 +241,7 @@ static int walk_entry(void *opaque, const struct tdpsim_spte_info *e)
 		ck_lpage_leaf(w, e);
 		ck_dirty_leaf(w, e);
 		ck_tdx_leaf(w, e);
+		ck_gmem_leaf(w, e);
 	} else if (e->child) {
 		ck_report(c, CK_PT_LINKAGE, &where,
 			  "non-present entry, but the model walks into table %p",
@@ -314,6 +316,10 @@ out:
 
 /* ---- page-table counts ---- */
 
+/* How many times to look again at counters an RCU callback may be
+ * updating right now. */
+#define CK_SETTLE_TRIES	1000
+
 void ck_pt_counts(struct tdpsim_checker *c, uint64_t reachable, bool walked)
 {
 	struct tdpsim_counters *ctr = tdpsim_vm_counters(c->vm);
@@ -336,9 +342,20 @@ void ck_pt_counts(struct tdpsim_checker *c, uint64_t reachable, bool walked)
 	}
 	if (!walked)
 		reachable = derived;
-	live = ctr ? tdpsim_counters_get(ctr, TDPSIM_STAT_PT_LIVE) : 0;
-	pending = tdpsim_vm_rcu_pending(c->vm);
-	alloc = tdpsim_vm_alloc_live(c->vm, TDPSIM_ALLOC_KIND_PT);
+	/*
+	 * RCU callbacks free tables on their own thread even at quiescent
+	 * points, one counter at a time: give a mismatch a moment to settle
+	 * before calling it one.
+	 */
+	for (int tries = 0;; tries++) {
+		live = ctr ? tdpsim_counters_get(ctr, TDPSIM_STAT_PT_LIVE) : 0;
+		pending = tdpsim_vm_rcu_pending(c->vm);
+		alloc = tdpsim_vm_alloc_live(c->vm, TDPSIM_ALLOC_KIND_PT);
+		if ((live == reachable + pending && alloc == live) ||
+		    tries == CK_SETTLE_TRIES)
+			break;
+		sched_yield();
+	}
 	if (live != reachable + pending)
 		ck_report(c, CK_PT_LINKAGE, NULL,
 			  "pt.live is %" PRIu64 ", but %" PRIu64 " page tables are "

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * check_tdx.c - THE PLACE FOR THE TDX AND GUEST_MEMFD INVARIANTS.
+ * check_tdx.c - THE PLACE FOR THE TDX INVARIANTS.
  *
- * None of these is checked yet: they need state the model does not have
- * (the fake TDX Module, guest_memfd). Until their models land, these hooks
- * are called where the checks will run and report nothing, and
- * tdpsim_invariant_lookup() says the IDs are not active. When a model
- * lands, fill in the hook, flip the ID's `active` flag in check.c, add its
- * firing test to tests/test-check*.c and its entry in docs/invariants.md.
+ * None of these is checked yet: they need state the checker cannot read
+ * yet (the fake TDX Module's S-EPT, PAMT, TD lifecycle, SEAMCALL results).
+ * Until then these hooks are called where the checks will run and report
+ * nothing, and tdpsim_invariant_lookup() says the IDs are not active. When
+ * the state can be read, fill in the hook, flip the ID's `active` flag in
+ * check.c, add its firing test to tests/test-check*.c and its entry in
+ * docs/invariants.md.
  *
  * Planned, by hook:
  *
@@ -18,10 +19,6 @@
  *   pamt         Dynamic PAMT: every 4K page the TD owns is in a 2M region
  *                with a PAMT pair; refcount == 4K users; no pair under a
  *                2M mapping; none left without a TD.
- *   boundary     after a private zap of [start, end) (needs the event's
- *                range from the replay engine, or a zap observer event):
- *                no private leaf inside it, every private leaf outside it
- *                still mapped with the same S-EPT state.
  *   accept-level after a guest ACCEPT at level L: the private leaf is at
  *                <= L and guest-inhibit is set above L.
  *
@@ -33,11 +30,13 @@
  *                the guest-facing ACCEPT results;
  *   hkid         private leaves removed only with the HKID assigned, S-EPT
  *                pages reclaimed only after its release.
+ *   boundary     (check_gmem.c does the mapping part from the private_zap
+ *                event) every private GFN outside the zap keeps its S-EPT
+ *                state, not only its PFN.
  *
- * ck_tdx_leaf() (each leaf of a quiescent walk):
- *   gmem-backing every private leaf maps exactly the guest_memfd folio
- *                pages bound to its GFNs, not above the folio's size, and
- *                no punched, freed or poisoned page.
+ * ck_tdx_leaf() (each leaf of a quiescent walk): the S-EPT state of the
+ * leaf against the module's (the per-leaf half of mirror-sync).
+ * (gmem-backing lives in check_gmem.c.)
  */
 #include "check.h"
 

@@ -9,6 +9,7 @@
 
 #include "memslot.h"
 #include "mmu.h"
+#include "scheduler.h"
 #include "tdp_mmu.h"
 
 /* kvm_mmu_slot_apply_flags() for a slot that just started logging. */
@@ -50,7 +51,7 @@ int tdpsim_memslot_set_dirty_log(struct tdpsim_vm *vm, uint32_t id, bool on,
 
 	if (kvm->dead)
 		return -ENODEV;
-	pthread_mutex_lock(&kvm->slots_lock);
+	kvm_mutex_lock(kvm, &kvm->slots_lock);
 	slot = id_to_memslot(kvm, id);
 	if (!slot) {
 		r = -ENOENT;
@@ -76,7 +77,7 @@ int tdpsim_memslot_set_dirty_log(struct tdpsim_vm *vm, uint32_t id, bool on,
 		mmu_read_unlock(kvm);
 	}
 out:
-	pthread_mutex_unlock(&kvm->slots_lock);
+	kvm_mutex_unlock(kvm, &kvm->slots_lock);
 	return r;
 }
 
@@ -119,7 +120,7 @@ int tdpsim_memslot_clear_dirty(struct tdpsim_vm *vm, uint32_t id, uint64_t first
 
 	if (kvm->dead)
 		return -ENODEV;
-	pthread_mutex_lock(&kvm->slots_lock);
+	kvm_mutex_lock(kvm, &kvm->slots_lock);
 	slot = id_to_memslot(kvm, id);
 	if (!slot) {
 		r = -ENOENT;
@@ -141,6 +142,6 @@ int tdpsim_memslot_clear_dirty(struct tdpsim_vm *vm, uint32_t id, uint64_t first
 	kvm_flush_remote_tlbs_range(kvm, slot->base_gfn + first, 64);
 	mmu_write_unlock(kvm);
 out:
-	pthread_mutex_unlock(&kvm->slots_lock);
+	kvm_mutex_unlock(kvm, &kvm->slots_lock);
 	return r;
 }

@@ -12,6 +12,7 @@
 #include "mmu.h"
 #include "tdp_iter.h"
 #include "tdp_mmu.h"
+#include "vm_gmem.h"
 
 static unsigned int role_root_types(enum tdpsim_root_role role)
 {
@@ -151,12 +152,13 @@ int tdpsim_vm_max_mapping_level(struct tdpsim_vm *vm, tdpsim_gfn_t gfn,
 		level = PG_LEVEL_4K;
 		goto out;
 	}
-	level = kvm_mmu_max_mapping_level_peek(kvm, slot, gfn, KVM_MAX_HUGEPAGE_LEVEL,
+	/* Private memory: no larger than the guest_memfd folio
+	 * (kvm_max_private_mapping_level), then lpage_info. */
+	level = kvm_mmu_max_mapping_level_peek(kvm, slot, gfn,
+					       is_private ?
+					       kvm_gmem_max_private_level(slot, gfn) :
+					       KVM_MAX_HUGEPAGE_LEVEL,
 					       is_private);
-	/* Private memory comes from guest_memfd, whose folios are 4K until
-	 * it arrives (max_order 0, as mainline's). */
-	if (is_private)
-		level = PG_LEVEL_4K;
 out:
 	tdp_rcu_read_unlock();
 	return level;

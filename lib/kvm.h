@@ -27,6 +27,9 @@
 #include "spte.h"
 
 struct kvm;
+struct sched;
+struct kvm_gmem;
+struct kvm_gmem_table;
 
 /* KVM_BUG_ON(): a model bug that marks the VM as bugged. */
 #define KVM_BUG_ON(cond, kvm)						\
@@ -126,6 +129,10 @@ struct kvm_memory_slot {
 	int host_page_level;		/* host mapping size of shared memory */
 	int gmem_id;			/* bound guest_memfd, -1 if none */
 	uint64_t gmem_offset;		/* byte offset into it */
+	struct kvm_gmem *gmem;		/* slot->gmem.file: the bound file,
+					 * NULL if none (immutable while the
+					 * slot lives) */
+	uint64_t gmem_pgoff;		/* slot->gmem.pgoff: offset >> 12 */
 	kvm_pfn_t host_pfn;		/* host PFN backing base_gfn */
 	struct kvm_lpage_info_level lpage_info[KVM_NR_PAGE_SIZES_HUGE];
 					/* [level - 2]: 2M, 1G */
@@ -208,6 +215,9 @@ struct kvm_arch {
 	int root_level;			/* 4 or 5 */
 	_Atomic uint64_t rcu_pending;	/* tables waiting for a grace period */
 	_Atomic uint64_t tdp_mmu_pages;	/* linked non-root tables */
+	bool mirrored_tdp;		/* private GFNs live in a mirror root:
+					 * TDX, or the test-only mirror mode
+					 * (kvm_create_vm(), KVM_VM_TEST_MIRROR) */
 };
 
 struct kvm {
@@ -219,6 +229,8 @@ struct kvm {
 	struct tdpsim_observer obs;	/* transition callbacks; NULL members
 					 * are not called */
 	void *obs_opaque;		/* their argument */
+	struct sched *sched;		/* deterministic scheduler running the
+					 * model's threads (scheduler.h), or NULL */
 	struct kvm_x86_ops x86_ops;	/* external page-table hooks, or NULL */
 	struct mmu_lock mmu_lock;	/* the MMU's rwlock */
 	pthread_mutex_t slots_lock;	/* memslot and attribute updates */
@@ -234,6 +246,10 @@ struct kvm {
 	struct kvm_arch arch;		/* x86 MMU state */
 	struct kvm_memmap memmap;	/* page table -> kvm_mmu_page */
 	struct kvm_vcpu *vcpus[TDPSIM_MAX_VCPUS]; /* nr_vcpus of them */
+	struct kvm_gmem_table *gmems;	/* guest_memfd files by ID and the
+					 * host memory behind them
+					 * (lib/vm_gmem.c); NULL until the
+					 * first one */
 	_Atomic bool vm_bugged;		/* a KVM_BUG_ON fired */
 	bool dead;			/* torn down: only a husk remains */
 };
@@ -259,7 +275,7 @@ static inline bool kvm_has_private_mem(const struct kvm *kvm)
 
 static inline bool kvm_has_mirrored_tdp(const struct kvm *kvm)
 {
-	return kvm->config.type == TDPSIM_VM_TDX;
+	return kvm->config.type == TDPSIM_VM_TDX || kvm->arch.mirrored_tdp;
 }
 
 static inline enum tdpsim_lock_mode kvm_lock_mode(const struct kvm *kvm)

@@ -6,6 +6,7 @@
 
 #include "lpage_info.h"
 #include "mem_attrs.h"
+#include "scheduler.h"
 
 static struct kvm_lpage_info_level *linfo_level(const struct kvm_memory_slot *slot,
 						int level)
@@ -47,6 +48,7 @@ uint32_t lpage_info_peek(const struct kvm_memory_slot *slot, int level, gfn_t gf
 uint32_t lpage_info_read(struct kvm *kvm, const struct kvm_memory_slot *slot,
 			 int level, gfn_t gfn)
 {
+	sched_point(kvm, SCHED_LPAGE_READ);
 	observe_lpage(kvm, slot, level, gfn, false);
 	return lpage_info_peek(slot, level, gfn);
 }
@@ -56,6 +58,7 @@ void lpage_info_write(struct kvm *kvm, struct kvm_memory_slot *slot, int level,
 {
 	_Atomic uint32_t *p = lpage_info_slot(slot, level, gfn);
 
+	sched_point(kvm, SCHED_LPAGE_WRITE);
 	observe_lpage(kvm, slot, level, gfn, true);
 	/* A missing chunk already reads as 0; anything else was prepared. */
 	if (TDPSIM_WARN_ON_ONCE(!p && value))

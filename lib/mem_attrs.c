@@ -11,6 +11,8 @@
 #include "mem_attrs.h"
 #include "memslot.h"
 #include "mmu.h"
+#include "scheduler.h"
+#include "vm_gmem.h"
 
 static struct kvm_mem_attrs *mem_attrs(struct kvm *kvm)
 {
@@ -40,6 +42,9 @@ bool kvm_mem_is_private(struct kvm *kvm, gfn_t gfn)
 	struct kvm_mem_attrs *a = mem_attrs(kvm);
 	int64_t i;
 
+	/* attrs=gmem: the attribute lives on the guest_memfd. */
+	if (kvm->config.attrs == TDPSIM_ATTRS_GMEM)
+		return kvm_gmem_mem_is_private(kvm, gfn);
 	if (!a)
 		return false;
 	i = attr_find(a, gfn);
@@ -52,6 +57,8 @@ bool kvm_range_has_memory_attributes(struct kvm *kvm, gfn_t start, gfn_t end,
 	struct kvm_mem_attrs *a = mem_attrs(kvm);
 	int64_t i;
 
+	if (kvm->config.attrs == TDPSIM_ATTRS_GMEM)
+		return kvm_gmem_range_has_attributes(kvm, start, end, private_mem);
 	if (!a)
 		return !private_mem;
 	i = attr_find(a, start);
@@ -68,6 +75,8 @@ gfn_t kvm_mem_attr_next_boundary(struct kvm *kvm, gfn_t gfn, gfn_t limit)
 	struct kvm_mem_attrs *a = mem_attrs(kvm);
 	int64_t i;
 
+	if (kvm->config.attrs == TDPSIM_ATTRS_GMEM)
+		return kvm_gmem_attr_next_boundary(kvm, gfn, limit);
 	if (!a)
 		return limit;
 	i = attr_find(a, gfn);
@@ -167,7 +176,7 @@ int kvm_vm_set_mem_attributes(struct kvm *kvm, gfn_t start, gfn_t end,
 	if (!kvm_has_private_mem(kvm))
 		return -EINVAL;
 
-	pthread_mutex_lock(&kvm->slots_lock);
+	kvm_mutex_lock(kvm, &kvm->slots_lock);
 	if (kvm_range_has_memory_attributes(kvm, start, end, private_mem))
 		goto out_unlock;
 
@@ -201,10 +210,21 @@ int kvm_vm_set_mem_attributes(struct kvm *kvm, gfn_t start, gfn_t end,
 		}
 		kvm_mmu_invalidate_range_add(kvm, range.start, range.end);
 		range.attr_filter = private_mem ? KVM_FILTER_SHARED : KVM_FILTER_PRIVATE;
-		flush |= kvm_unmap_gfn_range(kvm, &range);
+		/* P-YZ3: private -> shared in a mirror root splits the
+		 * boundaries first; if that fails the conversion stops (slots
+		 * done so far stay zapped, attributes unchanged). */
+		r = kvm_unmap_gfn_range_precise(kvm, &range, false, &flush);
+		if (r)
+			break;
 	}
 	if (flush)
 		kvm_flush_remote_tlbs(kvm);
+	if (r) {
+		kvm_mmu_invalidate_end(kvm);
+		mmu_write_unlock(kvm);
+		mem_attrs_free(kvm, new);
+		goto out_unlock;
+	}
 	if (begun)
 		mmu_write_unlock(kvm);
 
@@ -223,7 +243,7 @@ int kvm_vm_set_mem_attributes(struct kvm *kvm, gfn_t start, gfn_t end,
 								    private_mem);
 		mmu_write_unlock(kvm);
 	}
-	pthread_mutex_unlock(&kvm->slots_lock);
+	kvm_mutex_unlock(kvm, &kvm->slots_lock);
 
 	/* Readers of the old set are gone after a grace period. */
 	tdp_synchronize_rcu();
@@ -231,6 +251,6 @@ int kvm_vm_set_mem_attributes(struct kvm *kvm, gfn_t start, gfn_t end,
 	return 0;
 
 out_unlock:
-	pthread_mutex_unlock(&kvm->slots_lock);
+	kvm_mutex_unlock(kvm, &kvm->slots_lock);
 	return r;
 }

@@ -9,6 +9,8 @@
 #include "lpage_info.h"
 #include "memslot.h"
 #include "mmu.h"
+#include "scheduler.h"
+#include "vm_gmem.h"
 
 /* Host PFNs are handed out above this, never reused while the VM lives. */
 #define HOST_PFN_BASE		(1ULL << 20)
@@ -113,11 +115,12 @@ int kvm_memslot_create(struct kvm *kvm, const struct tdpsim_memslot_config *cfg)
 	    cfg->host_page_level < PG_LEVEL_4K ||
 	    cfg->host_page_level > KVM_MAX_HUGEPAGE_LEVEL)
 		return -EINVAL;
-	/* guest_memfd arrives with a later issue. */
-	if (cfg->gmem_id >= 0)
-		return -ENOTSUP;
+	/* check_memory_region_flags(): guest_memfd slots cannot be
+	 * read-only (nor dirty-logged: dirty_log.c). */
+	if (cfg->gmem_id >= 0 && cfg->readonly)
+		return -EINVAL;
 
-	pthread_mutex_lock(&kvm->slots_lock);
+	kvm_mutex_lock(kvm, &kvm->slots_lock);
 	slots = kvm_memslots(kvm);
 	for (unsigned int i = 0; i < slots->nr; i++) {
 		struct kvm_memory_slot *s = slots->slots[i];
@@ -153,10 +156,19 @@ int kvm_memslot_create(struct kvm *kvm, const struct tdpsim_memslot_config *cfg)
 	slot->gmem_offset = cfg->gmem_offset;
 	slot->host_pfn = host_pfn;
 
+	/* kvm_gmem_bind() (kvm_prepare_memory_region). */
+	if (slot->gmem_id >= 0) {
+		r = kvm_gmem_slot_bind(kvm, slot);
+		if (r)
+			goto err_free_slot;
+	}
 	r = kvm_alloc_memslot_metadata(kvm, slot);
 	if (r)
-		goto err_free_slot;
+		goto err_unbind;
+	/* With attrs=gmem the new slot's attributes come from its file. */
+	kvm_gmem_attr_slot_begin(slot);
 	r = kvm_mmu_init_memslot_memory_attributes(kvm, slot);
+	kvm_gmem_attr_slot_end();
 	if (r)
 		goto err_free_metadata;
 	new = memslots_copy(kvm, slot, NULL);
@@ -166,15 +178,17 @@ int kvm_memslot_create(struct kvm *kvm, const struct tdpsim_memslot_config *cfg)
 	}
 	kvm->next_host_pfn = host_pfn + cfg->npages;
 	memslots_swap(kvm, new);
-	pthread_mutex_unlock(&kvm->slots_lock);
+	kvm_mutex_unlock(kvm, &kvm->slots_lock);
 	return 0;
 
 err_free_metadata:
 	kvm_free_memslot_metadata(kvm, slot);
+err_unbind:
+	kvm_gmem_slot_unbind(kvm, slot);
 err_free_slot:
 	free_obj(&kvm->alloc, TDPSIM_ALLOC_KIND_MEMSLOT, slot, sizeof(*slot));
 out_unlock:
-	pthread_mutex_unlock(&kvm->slots_lock);
+	kvm_mutex_unlock(kvm, &kvm->slots_lock);
 	return r;
 }
 
@@ -184,7 +198,7 @@ int kvm_memslot_delete(struct kvm *kvm, uint32_t id)
 	struct kvm_memslots *new;
 	int r = 0;
 
-	pthread_mutex_lock(&kvm->slots_lock);
+	kvm_mutex_lock(kvm, &kvm->slots_lock);
 	slot = id_to_memslot(kvm, id);
 	if (!slot) {
 		r = -ENOENT;
@@ -209,9 +223,11 @@ int kvm_memslot_delete(struct kvm *kvm, uint32_t id)
 	kvm_mmu_zap_memslot(kvm, slot);
 
 	memslots_swap(kvm, new);
+	/* kvm_free_memslot() -> kvm_gmem_unbind() */
+	kvm_gmem_slot_unbind(kvm, slot);
 	memslot_free(kvm, slot);
 out_unlock:
-	pthread_mutex_unlock(&kvm->slots_lock);
+	kvm_mutex_unlock(kvm, &kvm->slots_lock);
 	return r;
 }
 

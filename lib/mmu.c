@@ -15,6 +15,7 @@
 #include "mmu_cache.h"
 #include "observe.h"
 #include "tdp_mmu.h"
+#include "vm_gmem.h"
 
 /* ---- TLB flushes ---- */
 
@@ -116,6 +117,41 @@ void kvm_mmu_zap_gfn_range(struct kvm *kvm, gfn_t start, gfn_t end,
 	mmu_write_unlock(kvm);
 }
 
+bool kvm_gfn_range_is_precise(struct kvm *kvm, const struct kvm_gfn_range *range)
+{
+	return kvm_has_mirrored_tdp(kvm) && (range->attr_filter & KVM_FILTER_PRIVATE);
+}
+
+int kvm_split_cross_boundary_leafs(struct kvm *kvm, struct kvm_gfn_range *range)
+{
+	lockdep_assert_held_write(kvm);
+	if (!kvm_gfn_range_is_precise(kvm, range))
+		return 0;
+	return kvm_tdp_mmu_split_cross_boundary(kvm, range->start, range->end,
+						kvm->policy.split_boundary);
+}
+
+int kvm_unmap_gfn_range_precise(struct kvm *kvm, struct kvm_gfn_range *range,
+				bool must_zap, bool *flush)
+{
+	bool precise = kvm_gfn_range_is_precise(kvm, range);
+	int r;
+
+	if (precise)
+		observe_private_zap(kvm, range->start, range->end, TDPSIM_ZAP_BEGIN);
+	r = kvm_split_cross_boundary_leafs(kvm, range);
+	if (r && !must_zap) {
+		if (precise)
+			observe_private_zap(kvm, range->start, range->end,
+					    TDPSIM_ZAP_ABORTED);
+		return r;
+	}
+	*flush |= kvm_unmap_gfn_range(kvm, range);
+	if (precise)
+		observe_private_zap(kvm, range->start, range->end, TDPSIM_ZAP_DONE);
+	return r;
+}
+
 void kvm_mmu_zap_memslot(struct kvm *kvm, struct kvm_memory_slot *slot)
 {
 	struct kvm_gfn_range range = {
@@ -125,9 +161,13 @@ void kvm_mmu_zap_memslot(struct kvm *kvm, struct kvm_memory_slot *slot)
 		.attr_filter = KVM_FILTER_PRIVATE | KVM_FILTER_SHARED,
 		.may_block = true,
 	};
+	bool flush = false;
 
+	/* No leaf crosses a memslot's edge, so nothing needs splitting;
+	 * deletion cannot fail, so zap even if a split could not be done. */
 	mmu_write_lock(kvm);
-	if (kvm_unmap_gfn_range(kvm, &range))
+	(void)kvm_unmap_gfn_range_precise(kvm, &range, true, &flush);
+	if (flush)
 		kvm_flush_remote_tlbs_range(kvm, range.start, slot->npages);
 	mmu_write_unlock(kvm);
 }
@@ -259,10 +299,19 @@ static int kvm_mmu_faultin_pfn(struct kvm_vcpu *vcpu, struct kvm_page_fault *fau
 	if (mmu_invalidate_retry_gfn_unsafe(kvm, fault->mmu_seq, fault->gfn))
 		return RET_PF_RETRY;
 
-	/* kvm_mmu_faultin_pfn_private(): a slot without guest_memfd cannot
-	 * back private memory, and guest_memfd arrives with a later issue. */
-	if (fault->is_private)
-		return kvm_mmu_memory_fault_exit(fault);
+	/* kvm_mmu_faultin_pfn_private(): guest_memfd backs private memory
+	 * (lib/vm_gmem.c); a slot without one cannot. */
+	if (fault->is_private) {
+		int r = kvm_mmu_faultin_pfn_private(vcpu, fault);
+
+		if (r == -EFAULT)
+			return kvm_mmu_memory_fault_exit(fault);
+		if (r != RET_PF_CONTINUE)
+			return r;
+		if (mmu_invalidate_retry_gfn_unsafe(kvm, fault->mmu_seq, fault->gfn))
+			return RET_PF_RETRY;
+		return RET_PF_CONTINUE;
+	}
 
 	/* __kvm_faultin_pfn(): the slot's host memory. A write to a
 	 * read-only slot is emulated (KVM_PFN_ERR_RO_FAULT). */
@@ -340,7 +389,7 @@ int kvm_mmu_page_fault(struct kvm_vcpu *vcpu, struct kvm_page_fault *fault,
 			break;
 		}
 		/* Let whoever made us retry (an invalidation) finish. */
-		sched_yield();
+		kvm_sched_yield(kvm);
 	}
 	KVM_BUG_ON(r == RET_PF_INVALID || r == RET_PF_CONTINUE, kvm);
 	if (r == -EFAULT || r == RET_PF_EMULATE)

@@ -81,6 +81,30 @@ bool mmu_invalidate_retry_gfn_unsafe(struct kvm *kvm, unsigned long mmu_seq,
  * (or slots_lock held). Returns true if a TLB flush is needed. */
 bool kvm_unmap_gfn_range(struct kvm *kvm, struct kvm_gfn_range *range);
 
+/* The zap of @range must be precise: a private range of a mirror root. */
+bool kvm_gfn_range_is_precise(struct kvm *kvm, const struct kvm_gfn_range *range);
+
+/*
+ * kvm_split_cross_boundary_leafs() - P-YZ3: before a private zap of @range
+ * in the mirror root, split the huge leaves that straddle its ends, as
+ * policy split.boundary says (kvm_tdp_mmu_split_cross_boundary()). Nothing
+ * for other ranges and VMs. Write lock held (dropped to allocate). Returns
+ * 0 or -ENOMEM. No flush: nothing was zapped.
+ */
+int kvm_split_cross_boundary_leafs(struct kvm *kvm, struct kvm_gfn_range *range);
+
+/*
+ * kvm_unmap_gfn_range_precise() - kvm_unmap_gfn_range() with the precise
+ * private zap: tell the observer (private_zap), split the boundaries, zap.
+ * If the split fails the zap is not done and the error returned, unless
+ * @must_zap (memory failure, slot deletion, release: nothing can refuse),
+ * in which case the range is zapped anyway (over-zapping) and the error
+ * still returned. ORs into @flush whether a TLB flush is due. Write lock
+ * held.
+ */
+int kvm_unmap_gfn_range_precise(struct kvm *kvm, struct kvm_gfn_range *range,
+				bool must_zap, bool *flush);
+
 /*
  * kvm_mmu_zap_gfn_range() - kvm_zap_gfn_range(): invalidate begin, zap
  * [start, end) in the roots @types (KVM_DIRECT_ROOTS, KVM_MIRROR_ROOTS),

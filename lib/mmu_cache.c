@@ -67,6 +67,7 @@ int kvm_mmu_topup_memory_cache(struct kvm *kvm, struct kvm_mmu_memory_cache *mc,
 			       int min)
 {
 	TDPSIM_WARN_ON_ONCE(kvm_lock_mode(kvm) != TDPSIM_LOCK_NONE);
+	sched_point(kvm, SCHED_CACHE_TOPUP);
 	if (mc->nobjs >= min)
 		return 0;
 	while (mc->nobjs < mc->capacity) {

@@ -11,6 +11,7 @@
 #include "kvm.h"
 #include "mmu_lock.h"
 #include "observe.h"
+#include "scheduler.h"
 
 _Thread_local const struct mmu_lock *mmu_lock_held_lock;
 _Thread_local enum tdpsim_lock_mode mmu_lock_held_mode;
@@ -72,12 +73,38 @@ static void mmu_lock_releasing(struct kvm *kvm, enum tdpsim_lock_mode mode)
 	mmu_lock_held_mode = TDPSIM_LOCK_NONE;
 }
 
+/*
+ * Under a deterministic scheduler no thread may really block while another
+ * is chosen to run: the pthread side is then taken by a try-lock loop that
+ * waits in the scheduler, woken by every release (scheduler.h).
+ */
+static void rw_rdlock(struct kvm *kvm, pthread_rwlock_t *rw)
+{
+	if (likely(!kvm->sched)) {
+		pthread_rwlock_rdlock(rw);
+		return;
+	}
+	while (pthread_rwlock_tryrdlock(rw))
+		sched_wait(kvm, SCHED_WAIT_LOCK);
+}
+
+static void rw_wrlock(struct kvm *kvm, pthread_rwlock_t *rw)
+{
+	if (likely(!kvm->sched)) {
+		pthread_rwlock_wrlock(rw);
+		return;
+	}
+	while (pthread_rwlock_trywrlock(rw))
+		sched_wait(kvm, SCHED_WAIT_LOCK);
+}
+
 void mmu_read_lock(struct kvm *kvm)
 {
 	struct mmu_lock *lock = &kvm->mmu_lock;
 	_Atomic long *slot = my_slot(lock);
 
 	TDPSIM_WARN_ON_ONCE(mmu_lock_held_lock);
+	sched_point(kvm, SCHED_LOCK_ACQUIRE);
 	/* Fast path: announce, then look for a writer (seq_cst both). */
 	atomic_fetch_add(slot, 1);
 	if (likely(!atomic_load(&lock->writer))) {
@@ -86,7 +113,7 @@ void mmu_read_lock(struct kvm *kvm)
 		/* Back off and queue behind the writer on the pthread lock. */
 		atomic_fetch_sub(slot, 1);
 		atomic_fetch_add_explicit(&lock->waiters, 1, memory_order_relaxed);
-		pthread_rwlock_rdlock(&lock->rw);
+		rw_rdlock(kvm, &lock->rw);
 		atomic_fetch_sub_explicit(&lock->waiters, 1, memory_order_relaxed);
 		mmu_lock_held_slow = true;
 	}
@@ -102,6 +129,7 @@ void mmu_read_unlock(struct kvm *kvm)
 		pthread_rwlock_unlock(&lock->rw);
 	else
 		atomic_fetch_sub_explicit(my_slot(lock), 1, memory_order_release);
+	sched_point(kvm, SCHED_LOCK_RELEASE);
 }
 
 void mmu_write_lock(struct kvm *kvm)
@@ -109,16 +137,21 @@ void mmu_write_lock(struct kvm *kvm)
 	struct mmu_lock *lock = &kvm->mmu_lock;
 
 	TDPSIM_WARN_ON_ONCE(mmu_lock_held_lock);
+	sched_point(kvm, SCHED_LOCK_ACQUIRE);
 	if (pthread_rwlock_trywrlock(&lock->rw)) {
 		atomic_fetch_add_explicit(&lock->waiters, 1, memory_order_relaxed);
-		pthread_rwlock_wrlock(&lock->rw);
+		rw_wrlock(kvm, &lock->rw);
 		atomic_fetch_sub_explicit(&lock->waiters, 1, memory_order_relaxed);
 	}
 	/* Raise the flag, then wait for the fast-path readers to leave. */
 	atomic_store(&lock->writer, 1);
 	for (int i = 0; i < MMU_LOCK_READER_SLOTS; i++) {
-		while (atomic_load(&lock->slot[i].readers))
-			sched_yield();
+		while (atomic_load(&lock->slot[i].readers)) {
+			if (kvm->sched)
+				sched_wait(kvm, SCHED_WAIT_LOCK);
+			else
+				sched_yield();
+		}
 	}
 	mmu_lock_acquired(kvm, TDPSIM_LOCK_WRITE);
 }
@@ -130,6 +163,7 @@ void mmu_write_unlock(struct kvm *kvm)
 	mmu_lock_releasing(kvm, TDPSIM_LOCK_WRITE);
 	atomic_store_explicit(&lock->writer, 0, memory_order_release);
 	pthread_rwlock_unlock(&lock->rw);
+	sched_point(kvm, SCHED_LOCK_RELEASE);
 }
 
 bool cond_resched_rwlock_read(struct kvm *kvm)

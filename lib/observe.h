@@ -10,20 +10,32 @@
 #define TDPSIM_OBSERVE_H
 
 #include "kvm.h"
+#include "scheduler.h"
 
-/* rcu_read_lock() for the MMU: an RCU read-side section, observed. */
+/*
+ * rcu_read_lock() for the MMU: an RCU read-side section, observed. Under a
+ * deterministic scheduler the section is the scheduler's to track (its
+ * grace periods replace liburcu's: scheduler.h), and its start and end are
+ * scheduling points.
+ */
 static inline void kvm_rcu_read_lock(struct kvm *kvm)
 {
-	tdp_rcu_read_lock();
+	if (likely(!kvm->sched))
+		tdp_rcu_read_lock();
 	if (unlikely(kvm->obs.rcu_read))
 		kvm->obs.rcu_read(kvm->obs_opaque, true);
+	if (unlikely(kvm->sched))
+		__sched_point(kvm->sched, SCHED_RCU_ENTER);
 }
 
 static inline void kvm_rcu_read_unlock(struct kvm *kvm)
 {
 	if (unlikely(kvm->obs.rcu_read))
 		kvm->obs.rcu_read(kvm->obs_opaque, false);
-	tdp_rcu_read_unlock();
+	if (likely(!kvm->sched))
+		tdp_rcu_read_unlock();
+	else
+		__sched_point(kvm->sched, SCHED_RCU_EXIT);
 }
 
 static inline void observe_tlb_flush(struct kvm *kvm, gfn_t gfn, uint64_t npages)
@@ -67,6 +79,13 @@ static inline void observe_fault_stuck(struct kvm *kvm, gfn_t gfn,
 {
 	if (unlikely(kvm->obs.fault_stuck))
 		kvm->obs.fault_stuck(kvm->obs_opaque, gfn, retries);
+}
+
+static inline void observe_private_zap(struct kvm *kvm, gfn_t start, gfn_t end,
+				       enum tdpsim_zap_phase phase)
+{
+	if (unlikely(kvm->obs.private_zap))
+		kvm->obs.private_zap(kvm->obs_opaque, start, end, phase);
 }
 
 #endif /* TDPSIM_OBSERVE_H */

@@ -36,6 +36,18 @@ extern char tdp_rcu_tsan_gp;
 #define tdp_tsan_release(p) ((void)(p))
 #endif
 
+/*
+ * Deterministic RCU (scheduler.h): on a thread a scheduler runs, call_rcu(),
+ * synchronize_rcu() and rcu_barrier() go to the scheduler, which queues
+ * callbacks and runs them at points it chooses once their grace period is
+ * over, instead of liburcu's worker thread.
+ */
+struct sched_thread;
+extern _Thread_local struct sched_thread *sched_self;
+void sched_call_rcu(struct rcu_head *head, void (*func)(struct rcu_head *head));
+void sched_synchronize_rcu(void);
+void sched_rcu_barrier(void);
+
 static inline void tdp_rcu_register_thread(void)
 {
 	urcu_memb_register_thread();
@@ -63,6 +75,10 @@ static inline void tdp_call_rcu(struct rcu_head *head,
 				void (*func)(struct rcu_head *head))
 {
 	tdp_tsan_release(head);
+	if (caa_unlikely(sched_self)) {
+		sched_call_rcu(head, func);
+		return;
+	}
 	urcu_memb_call_rcu(head, func);
 }
 
@@ -78,11 +94,19 @@ static inline void tdp_rcu_callback_begin(struct rcu_head *head)
 /* kvm_mmu_uninit_tdp_mmu() ends with rcu_barrier(); so does VM teardown. */
 static inline void tdp_rcu_barrier(void)
 {
+	if (caa_unlikely(sched_self)) {
+		sched_rcu_barrier();
+		return;
+	}
 	urcu_memb_barrier();
 }
 
 static inline void tdp_synchronize_rcu(void)
 {
+	if (caa_unlikely(sched_self)) {
+		sched_synchronize_rcu();
+		return;
+	}
 	urcu_memb_synchronize_rcu();
 #ifdef TDPSIM_TSAN
 	tdp_tsan_acquire(&tdp_rcu_tsan_gp);

@@ -25,42 +25,24 @@
 
 #include "internal.h"
 #include "policy.h"
+#include "replay_internal.h"
 #include "trace_parse.h"
-
-/* A violation raised while an event ran or by the check after it. */
-struct raised {
-	enum trace_invariant id;
-	char *what;
-};
-
-struct replay {
-	const struct trace *t;
-	const struct tdpsim_replay_options *opts;
-	struct tdpsim_replay_result *res;
-	struct tdpsim_vm *vm;
-	struct tdpsim_checker *checker;
-	struct tdpsim_policy policy;	/* effective policies, for the engine */
-	uint64_t baseline[TDPSIM_ALLOC_KIND_NR]; /* alloc counts at create */
-	struct tdpsim_snapshot mark;
-	bool have_mark;
-	bool destroyed;
-	struct trace_result *results;	/* per record: results of events */
-	struct raised *raised;		/* violations of the current event */
-	size_t nr_raised;
-	size_t cap_raised;
-	bool oom;
-	bool internal;			/* an internal error stopped the run */
-};
+#include "vm_gmem.h"
 
 void tdpsim_replay_options_init(struct tdpsim_replay_options *opts)
 {
 	memset(opts, 0, sizeof(*opts));
 	opts->check = TDPSIM_CHECK_EACH;
+	opts->mode = TDPSIM_REPLAY_SEQUENTIAL;
+	opts->explore_schedules = 100;
+	opts->explore_seed = 1;
+	opts->explore_strategy = TDPSIM_EXPLORE_PCT;
+	opts->explore_depth = 3;
+	opts->explore_max_steps = 1000000;
 }
 
-__attribute__((format(printf, 6, 7)))
-static void diag(struct replay *r, enum tdpsim_diag_kind kind, unsigned int line,
-		 const char *id, bool expected, const char *fmt, ...)
+void replay_vdiag(struct replay *r, enum tdpsim_diag_kind kind, unsigned int line,
+		  const char *id, bool expected, const char *fmt, va_list ap)
 {
 	struct tdpsim_diag d = {
 		.kind = kind,
@@ -70,19 +52,37 @@ static void diag(struct replay *r, enum tdpsim_diag_kind kind, unsigned int line
 		.expected = expected,
 	};
 	char msg[1024];
-	va_list ap;
 
 	if (!r->opts->diag)
 		return;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	d.message = msg;
 	r->opts->diag(r->opts->diag_opaque, &d);
 }
 
+void replay_diag(struct replay *r, enum tdpsim_diag_kind kind, unsigned int line,
+		 const char *id, bool expected, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	replay_vdiag(r, kind, line, id, expected, fmt, ap);
+	va_end(ap);
+}
+
+__attribute__((format(printf, 6, 7)))
+static void diag(struct replay *r, enum tdpsim_diag_kind kind, unsigned int line,
+		 const char *id, bool expected, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	replay_vdiag(r, kind, line, id, expected, fmt, ap);
+	va_end(ap);
+}
+
 /* The checker's callback: keep the violation for the running event. */
-static void on_violation(void *opaque, const struct tdpsim_violation *v)
+void replay_on_violation(void *opaque, const struct tdpsim_violation *v)
 {
 	struct replay *r = opaque;
 	enum trace_invariant id;
@@ -114,7 +114,7 @@ static void on_violation(void *opaque, const struct tdpsim_violation *v)
 	r->nr_raised++;
 }
 
-static void clear_raised(struct replay *r)
+void replay_clear_raised(struct replay *r)
 {
 	for (size_t i = 0; i < r->nr_raised; i++)
 		free(r->raised[i].what);
@@ -150,7 +150,7 @@ static void settle_violations(struct replay *r, size_t ev)
 			diag(r, TDPSIM_DIAG_VIOLATION, line, name, false, "%s", v->what);
 		}
 	}
-	clear_raised(r);
+	replay_clear_raised(r);
 
 	for (size_t j = ev + 1; j < t->nr_records && !trace_verb_is_event(t->records[j].verb); j++) {
 		const struct trace_record *rec = &t->records[j];
@@ -192,7 +192,7 @@ static struct trace_result fault_result(int ret, const struct tdpsim_fault_resul
 	return result_err(-EINVAL);
 }
 
-static void result_name(const struct trace_result *res, char *buf, size_t len)
+void replay_result_name(const struct trace_result *res, char *buf, size_t len)
 {
 	if (res->kind == TRACE_RESULT_ERROR) {
 		const char *n = tdpsim_errno_name(res->err);
@@ -224,7 +224,7 @@ static int run_check(struct replay *r, bool full)
 		      tdpsim_checker_check_touched(r->checker);
 }
 
-static void run_event(struct replay *r, size_t i)
+struct trace_result replay_apply_event(struct replay *r, size_t i)
 {
 	const struct trace_record *rec = &r->t->records[i];
 	struct tdpsim_fault_result fr;
@@ -307,10 +307,23 @@ static void run_event(struct replay *r, size_t i)
 			tdpsim_checker_check_leak(r->checker, r->baseline);
 		break;
 	case TRACE_GMEM:
+		res = result_err(tdpsim_gmem_create(r->vm, rec->u.gmem.id,
+						    rec->u.gmem.size, rec->u.gmem.huge,
+						    rec->u.gmem.init_shared));
+		break;
 	case TRACE_ALLOCATE:
+		res = result_err(tdpsim_gmem_allocate(r->vm, rec->u.gmem_range.gmem_id,
+						      rec->u.gmem_range.offset,
+						      rec->u.gmem_range.len));
+		break;
 	case TRACE_PUNCH:
+		res = result_err(tdpsim_gmem_punch_hole(r->vm, rec->u.gmem_range.gmem_id,
+							rec->u.gmem_range.offset,
+							rec->u.gmem_range.len));
+		break;
 	case TRACE_POISON:
-		not_modelled(r, rec, "the guest_memfd model");
+		res = result_err(tdpsim_gmem_poison(r->vm, rec->u.gmem_range.gmem_id,
+						    rec->u.gmem_range.offset));
 		break;
 	case TRACE_ACCEPT:
 	case TRACE_POPULATE:
@@ -324,16 +337,28 @@ static void run_event(struct replay *r, size_t i)
 		r->internal = true;
 		break;
 	}
-	r->results[i] = res;
+	return res;
+}
+
+static void run_event(struct replay *r, size_t i)
+{
+	r->results[i] = replay_apply_event(r, i);
 	r->res->events++;
-	if (r->opts->check == TDPSIM_CHECK_EACH && rec->verb != TRACE_CHECK)
+	if (r->opts->check == TDPSIM_CHECK_EACH && r->t->records[i].verb != TRACE_CHECK)
 		run_check(r, false);
 }
 
-/* The root a view of @gfn lives in: the mirror root for private GFNs on TDX. */
-static enum tdpsim_root_role view_root(struct replay *r, enum tdpsim_fault_kind kind)
+/* The root a view of @gfn lives in: the mirror root for private GFNs on TDX
+ * (and in the `mirror` test mode, where the default view is the GFN's
+ * attribute). */
+static enum tdpsim_root_role view_root(struct replay *r, enum tdpsim_fault_kind kind,
+				       tdpsim_gfn_t gfn)
 {
 	if (r->t->vm.type == TDPSIM_VM_TDX && kind != TDPSIM_FAULT_SHARED)
+		return TDPSIM_ROOT_MIRROR;
+	if (r->t->vm.mirror && !r->destroyed &&
+	    (kind == TDPSIM_FAULT_PRIVATE ||
+	     (kind == TDPSIM_FAULT_DEFAULT && tdpsim_vm_gfn_is_private(r->vm, gfn))))
 		return TDPSIM_ROOT_MIRROR;
 	return TDPSIM_ROOT_DIRECT;
 }
@@ -354,7 +379,7 @@ static void expect_failed(struct replay *r, const struct trace_record *rec,
 	diag(r, TDPSIM_DIAG_EXPECTATION, rec->line, NULL, false, "%s", msg);
 }
 
-static void run_expect(struct replay *r, size_t i)
+void replay_run_expect(struct replay *r, size_t i)
 {
 	const struct trace_record *rec = &r->t->records[i];
 	struct tdpsim_spte_info leaf;
@@ -364,21 +389,28 @@ static void run_expect(struct replay *r, size_t i)
 	r->res->expectations++;
 	switch (rec->verb) {
 	case TRACE_EXPECT_RESULT: {
-		const struct trace_result *prev = &r->results[rec->prev_event];
-		const struct trace_result *exp = &rec->u.result;
+		/* Concurrent replay compares with this actor's previous event. */
+		size_t ev = r->concurrent ? rec->prev_actor_event : rec->prev_event;
+		const struct trace_result *prev, *exp = &rec->u.result;
 
+		if (ev == TRACE_NO_EVENT) {
+			expect_failed(r, rec, "expect result: this actor has no event of its own above it to compare with (concurrent replay compares with the previous event of the expectation's actor; write the actor: 'vcpuN expect result=...')");
+			break;
+		}
+		prev = &r->results[ev];
 		if (prev->kind == exp->kind && prev->err == exp->err)
 			break;
-		result_name(exp, want, sizeof(want));
-		result_name(prev, got, sizeof(got));
+		replay_result_name(exp, want, sizeof(want));
+		replay_result_name(prev, got, sizeof(got));
 		expect_failed(r, rec, "expect result=%s: line %u ('%s') gave %s",
-			      want, r->t->records[rec->prev_event].line,
-			      trace_verb_name(r->t->records[rec->prev_event].verb), got);
+			      want, r->t->records[ev].line,
+			      trace_verb_name(r->t->records[ev].verb), got);
 		break;
 	}
 	case TRACE_EXPECT_MAPPED:
 	case TRACE_EXPECT_UNMAPPED: {
-		enum tdpsim_root_role role = view_root(r, rec->u.map.kind);
+		enum tdpsim_root_role role = view_root(r, rec->u.map.kind,
+						       rec->u.map.gfn);
 		const char *root = role == TDPSIM_ROOT_MIRROR ? "mirror" : "direct";
 
 		ret = r->destroyed ? -ENOENT :
@@ -450,7 +482,7 @@ static void run_expect(struct replay *r, size_t i)
 	}
 }
 
-static int setup_vm(struct replay *r)
+int replay_setup_vm(struct replay *r)
 {
 	const struct trace *t = r->t;
 	struct tdpsim_vm_config cfg;
@@ -461,7 +493,7 @@ static int setup_vm(struct replay *r)
 	cfg.levels = t->vm.levels;
 	cfg.nr_vcpus = t->vm.vcpus;
 	cfg.attrs = t->vm.attrs;
-	ret = tdpsim_vm_create(&cfg, &r->vm);
+	ret = kvm_create_vm(&cfg, t->vm.mirror ? KVM_VM_TEST_MIRROR : 0, &r->vm);
 	if (ret == -ENOTSUP) {
 		diag(r, TDPSIM_DIAG_ERROR, t->vm.line, NULL, false,
 		     "this tdpsim does not model this VM type yet");
@@ -498,7 +530,7 @@ static int setup_vm(struct replay *r)
 	}
 	for (int k = 0; k < TDPSIM_ALLOC_KIND_NR; k++)
 		r->baseline[k] = tdpsim_vm_alloc_live(r->vm, (enum tdpsim_alloc_kind)k);
-	return tdpsim_checker_create(r->vm, on_violation, r, &r->checker);
+	return 0;
 }
 
 /* Reject bad --policy overrides before anything runs (exit 2). */
@@ -545,7 +577,8 @@ static void replay_trace(struct replay *r)
 		r->oom = true;
 		return;
 	}
-	if (setup_vm(r)) {
+	if (replay_setup_vm(r) ||
+	    tdpsim_checker_create(r->vm, replay_on_violation, r, &r->checker)) {
 		r->internal = true;
 		return;
 	}
@@ -556,7 +589,7 @@ static void replay_trace(struct replay *r)
 			run_event(r, i);
 			last_event = i;
 		} else {
-			run_expect(r, i);
+			replay_run_expect(r, i);
 		}
 	}
 	if (r->internal || r->oom)
@@ -574,7 +607,7 @@ static void replay_trace(struct replay *r)
 		     trace_invariant_name(r->raised[i].id), false, "%s",
 		     r->raised[i].what);
 	}
-	clear_raised(r);
+	replay_clear_raised(r);
 }
 
 static int replay_parsed(struct trace *t, const struct trace_error *perr, int pret,
@@ -612,7 +645,10 @@ static int replay_parsed(struct trace *t, const struct trace_error *perr, int pr
 		ret_result->status = TDPSIM_REPLAY_BAD_INPUT;
 		goto out;
 	}
-	replay_trace(&r);
+	if (opts->mode == TDPSIM_REPLAY_SEQUENTIAL)
+		replay_trace(&r);
+	else
+		replay_concurrent(&r);
 	if (r.vm)
 		tdpsim_counters_snapshot(tdpsim_vm_counters(r.vm), &ret_result->counters);
 	if (r.oom) {
@@ -620,6 +656,8 @@ static int replay_parsed(struct trace *t, const struct trace_error *perr, int pr
 		ret_result->status = TDPSIM_REPLAY_INTERNAL;
 	} else if (r.internal) {
 		ret_result->status = TDPSIM_REPLAY_INTERNAL;
+	} else if (r.bad_input) {
+		ret_result->status = TDPSIM_REPLAY_BAD_INPUT;
 	} else if (ret_result->violations || ret_result->expectations_failed) {
 		ret_result->status = TDPSIM_REPLAY_FAILED;
 	} else {
@@ -628,7 +666,7 @@ static int replay_parsed(struct trace *t, const struct trace_error *perr, int pr
 out:
 	tdpsim_checker_destroy(r.checker);
 	tdpsim_vm_destroy(r.vm);
-	clear_raised(&r);
+	replay_clear_raised(&r);
 	free(r.raised);
 	free(r.results);
 	trace_free(t);

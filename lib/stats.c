@@ -54,6 +54,7 @@ static const struct {
 	[TDPSIM_STAT_PAMT_PAIRS] = { "pamt.pairs", true },
 	[TDPSIM_STAT_GMEM_FOLIOS] = { "gmem.folios", true },
 	[TDPSIM_STAT_LPAGE_INHIBIT] = { "lpage.inhibit", false },
+	[TDPSIM_STAT_SPLIT_VISIT] = { "split.visit", false },
 };
 
 const char *tdpsim_stat_name(enum tdpsim_stat stat)

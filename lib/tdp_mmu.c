@@ -305,10 +305,11 @@ static u64 tdp_mmu_freeze_child(struct kvm *kvm, tdp_ptep_t sptep, gfn_t gfn,
 
 	if (shared) {
 		for (;;) {
+			sched_point(kvm, SCHED_SPTE_XCHG);
 			old_spte = spte_xchg(sptep, FROZEN_SPTE);
 			if (!is_frozen_spte(old_spte))
 				break;
-			sched_yield();
+			kvm_sched_yield(kvm);
 		}
 		tdp_mmu_observe_spte(kvm, sptep, gfn, level, old_spte, FROZEN_SPTE,
 				     true);
@@ -317,6 +318,7 @@ static u64 tdp_mmu_freeze_child(struct kvm *kvm, tdp_ptep_t sptep, gfn_t gfn,
 	old_spte = kvm_tdp_mmu_read_spte(sptep);
 	if (!is_shadow_present_pte(old_spte))
 		return old_spte;
+	sched_point(kvm, SCHED_SPTE_XCHG);
 	old_spte = kvm_tdp_mmu_write_spte(sptep, old_spte, FROZEN_SPTE, level);
 	tdp_mmu_observe_spte(kvm, sptep, gfn, level, old_spte, FROZEN_SPTE, false);
 	return old_spte;
@@ -436,6 +438,7 @@ static int __tdp_mmu_set_spte_atomic(struct kvm *kvm, struct tdp_iter *iter,
 	/* The caller must not hold a stale snapshot or a frozen SPTE. */
 	TDPSIM_WARN_ON_ONCE(iter->yielded || is_frozen_spte(iter->old_spte));
 
+	sched_point(kvm, SCHED_SPTE_CMPXCHG);
 	if (!spte_cmpxchg(iter->sptep, &iter->old_spte, new_spte))
 		return -EBUSY;
 	tdp_mmu_observe_spte(kvm, iter->sptep, iter->gfn, iter->level,
@@ -493,6 +496,7 @@ u64 tdp_mmu_set_spte(struct kvm *kvm, int as_id, tdp_ptep_t sptep, u64 old_spte,
 	/* No thread holding the write lock ever needs to freeze an SPTE. */
 	TDPSIM_WARN_ON_ONCE(is_frozen_spte(old_spte) || is_frozen_spte(new_spte));
 
+	sched_point(kvm, SCHED_SPTE_XCHG);
 	old_spte = kvm_tdp_mmu_write_spte(sptep, old_spte, new_spte, level);
 	tdp_mmu_observe_spte(kvm, sptep, gfn, level, old_spte, new_spte,
 			     is_shadow_present_pte(old_spte) &&
@@ -522,6 +526,7 @@ static void tdp_mmu_clear_spte_bits(struct kvm *kvm, struct tdp_iter *iter,
 	bool atomic = spte_needs_atomic_update(iter->old_spte);
 
 	lockdep_assert_held_write(kvm);
+	sched_point(kvm, SCHED_SPTE_XCHG);
 	old_spte = kvm_tdp_mmu_clear_spte_bits(iter->sptep, iter->old_spte,
 					       mask, iter->level);
 	iter->old_spte = old_spte & ~mask;
@@ -734,14 +739,41 @@ static int tdp_mmu_split_huge_page(struct kvm *kvm, struct tdp_iter *iter,
 }
 
 /*
+ * What a precise split (split.boundary) splits: only huge leaves that cross
+ * a boundary of the zap range [start, end), the only_cross_boundary of
+ * P-YZ3's tdp_mmu_split_huge_pages_root(). The walk's own range may be
+ * smaller (headtail walks one GFN at each boundary).
+ */
+struct tdp_split_boundary {
+	gfn_t start;			/* the zap range */
+	gfn_t end;
+	uint64_t visited;		/* SPTEs looked at (split.visit) */
+	bool dropped;			/* mmu_lock was dropped (allocation or
+					 * yield): leaves may have changed */
+};
+
+/*
+ * iter_cross_boundary() - the huge SPTE at @iter overlaps [start, end)
+ * without lying inside it, so zapping the range would take all of it.
+ */
+static bool iter_cross_boundary(const struct tdp_iter *iter, gfn_t start, gfn_t end)
+{
+	gfn_t size = KVM_PAGES_PER_HPAGE(iter->level);
+
+	return iter->gfn < end && iter->gfn + size > start &&
+	       !(iter->gfn >= start && iter->gfn + size <= end);
+}
+
+/*
  * tdp_mmu_split_huge_pages_root() - split the huge leaves of [start, end)
- * in @root down to @target_level. A table is allocated with mmu_lock
- * dropped, then the walk restarts from the root (iter.yielded). Returns 0
- * or -ENOMEM (with mmu_lock held as on entry).
+ * in @root down to @target_level; with @b, only those crossing @b's range
+ * (only_cross_boundary). A table is allocated with mmu_lock dropped, then
+ * the walk restarts from the root (iter.yielded). Returns 0 or -ENOMEM
+ * (with mmu_lock held as on entry).
  */
 static int tdp_mmu_split_huge_pages_root(struct kvm *kvm, struct kvm_mmu_page *root,
 					 gfn_t start, gfn_t end, int target_level,
-					 bool shared)
+					 bool shared, struct tdp_split_boundary *b)
 {
 	struct kvm_mmu_page *sp = NULL;
 	struct tdp_iter iter;
@@ -752,13 +784,22 @@ static int tdp_mmu_split_huge_pages_root(struct kvm *kvm, struct kvm_mmu_page *r
 	 * 2M children which the pre-order walk then visits and splits. */
 	for_each_tdp_pte_min_level(iter, kvm, root, target_level + 1, start, end) {
 retry:
-		if (tdp_mmu_iter_cond_resched(kvm, &iter, false, shared))
+		if (tdp_mmu_iter_cond_resched(kvm, &iter, false, shared)) {
+			if (b)
+				b->dropped = true;
 			continue;
+		}
+		if (b)
+			b->visited++;
 		if (!is_shadow_present_pte(iter.old_spte) ||
 		    !is_large_pte(iter.old_spte))
 			continue;
+		if (b && !iter_cross_boundary(&iter, b->start, b->end))
+			continue;
 
 		if (!sp) {
+			if (b)
+				b->dropped = true;
 			rcu_read_unlock_kvm(kvm);
 			if (shared)
 				mmu_read_unlock(kvm);
@@ -802,11 +843,76 @@ int kvm_tdp_mmu_try_split_huge_pages(struct kvm *kvm, unsigned int types,
 		if (!kvm_tdp_mmu_get_root(root))
 			continue;
 		r = tdp_mmu_split_huge_pages_root(kvm, root, start, end,
-						  target_level, shared);
+						  target_level, shared, NULL);
 		kvm_tdp_mmu_put_root(kvm, root);
 		if (r)
 			break;
 	}
+	return r;
+}
+
+/*
+ * split_boundary_headtail() - split, in @root, the huge leaves holding
+ * @b->start and @b->end - 1 that reach outside [start, end): walk the one
+ * GFN at each boundary from the root down (1G -> 2M, then the 2M holding
+ * the boundary -> 4K), so the cost is a few SPTEs whatever the range's
+ * length (P-SC5 45/45 kvm_arch_gmem_convert(), with 1G handled). A
+ * boundary aligned to 1G, or at either end of the GFN space, can lie
+ * inside no leaf.
+ */
+static int split_boundary_headtail(struct kvm *kvm, struct kvm_mmu_page *root,
+				   struct tdp_split_boundary *b)
+{
+	const gfn_t align = KVM_PAGES_PER_HPAGE(KVM_MAX_HUGEPAGE_LEVEL) - 1;
+	const gfn_t limit = tdp_mmu_max_gfn_exclusive(kvm);
+	gfn_t bounds[2] = { b->start, b->end };
+	int r = 0;
+
+	for (int i = 0; i < 2 && !r; i++) {
+		gfn_t gfn = bounds[i];
+
+		if (!(gfn & align) || gfn >= limit)
+			continue;
+		r = tdp_mmu_split_huge_pages_root(kvm, root, gfn, gfn + 1,
+						  PG_LEVEL_4K, false, b);
+	}
+	return r;
+}
+
+int kvm_tdp_mmu_split_cross_boundary(struct kvm *kvm, gfn_t start, gfn_t end,
+				     enum split_boundary_policy policy)
+{
+	struct tdp_split_boundary b = { .start = start, .end = end };
+	struct kvm_mmu_page *root;
+	int r = 0;
+
+	lockdep_assert_held_write(kvm);
+	if (policy == SPLIT_BOUNDARY_NONE || start >= end)
+		return 0;
+	for_each_tdp_mmu_root(kvm, root, KVM_MIRROR_ROOTS) {
+		if (!kvm_tdp_mmu_get_root(root))
+			continue;
+		b.dropped = false;
+		if (policy == SPLIT_BOUNDARY_WALK)
+			r = tdp_mmu_split_huge_pages_root(kvm, root, start, end,
+							  PG_LEVEL_4K, false, &b);
+		else
+			r = split_boundary_headtail(kvm, root, &b);
+		/*
+		 * While mmu_lock was dropped to allocate, a fault outside the
+		 * range may have installed a huge leaf over a boundary again:
+		 * look at the two boundaries until a pass keeps the lock, so
+		 * the zap that follows under this lock sees none.
+		 */
+		while (!r && b.dropped) {
+			b.dropped = false;
+			r = split_boundary_headtail(kvm, root, &b);
+		}
+		kvm_tdp_mmu_put_root(kvm, root);
+		if (r)
+			break;
+	}
+	counter_add(&kvm->stats, TDPSIM_STAT_SPLIT_VISIT, b.visited);
 	return r;
 }
 
@@ -905,6 +1011,33 @@ int kvm_tdp_mmu_map(struct kvm_vcpu *vcpu, struct kvm_page_fault *fault)
 		/* Another thread is mid-update here: let it finish. */
 		if (is_frozen_spte(iter.old_spte))
 			goto retry;
+
+		/*
+		 * P-YZ3 rejects splitting a mirror huge page on the fault path
+		 * (it needs the write lock): a huge leaf above the goal level
+		 * means its guest_memfd folio was split (memory failure splits
+		 * before it invalidates), and the zap of that invalidation is
+		 * on its way: retry until it has run.
+		 */
+		if (is_mirror_sp(root) && iter.level > fault->goal_level &&
+		    is_shadow_present_pte(iter.old_spte) &&
+		    is_large_pte(iter.old_spte))
+			goto retry;
+
+		/*
+		 * P-SC5 "Prevent hugepage promotion for mirror roots in fault
+		 * path": a page table already linked at the goal level of a
+		 * mirror root is kept, and the fault maps one level down, as
+		 * disallowed_hugepage_adjust() does.
+		 */
+		if (is_mirror_sp(root) && iter.level == fault->goal_level &&
+		    iter.level > PG_LEVEL_4K &&
+		    is_shadow_present_pte(iter.old_spte) &&
+		    !is_large_pte(iter.old_spte)) {
+			fault->pfn |= fault->gfn & (KVM_PAGES_PER_HPAGE(iter.level) -
+						    KVM_PAGES_PER_HPAGE(iter.level - 1));
+			fault->goal_level--;
+		}
 
 		if (iter.level == fault->goal_level)
 			goto map_target_level;

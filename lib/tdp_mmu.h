@@ -86,6 +86,20 @@ int kvm_tdp_mmu_try_split_huge_pages(struct kvm *kvm, unsigned int types,
 				     gfn_t start, gfn_t end, int target_level,
 				     bool shared);
 
+/*
+ * kvm_tdp_mmu_split_cross_boundary() - before a zap of the private range
+ * [start, end) in the mirror roots, split the huge leaves that straddle
+ * start or end so the zap removes exactly the range
+ * (kvm_tdp_mmu_gfn_range_split_cross_boundary_leafs of P-YZ3; the head and
+ * tail split of P-SC5), as @policy says: HEADTAIL looks at the one or two
+ * leaves holding the boundaries, WALK walks the whole range for crossing
+ * leaves, NONE splits nothing. Write lock held; dropped and retaken to
+ * allocate page tables. Counts split.visit. Returns 0, or -ENOMEM with the
+ * lock held (what was split stays split, nothing is half-split).
+ */
+int kvm_tdp_mmu_split_cross_boundary(struct kvm *kvm, gfn_t start, gfn_t end,
+				     enum split_boundary_policy policy);
+
 /* Clear W on leaves of @slot at or above @min_level (read lock). */
 bool kvm_tdp_mmu_wrprot_slot(struct kvm *kvm, const struct kvm_memory_slot *slot,
 			     int min_level);

@@ -11,9 +11,15 @@
  * S-EPT tree and entries, TD epoch, PAMT entries) are modelled as records in
  * tdpsim_tdx_module.locks, taken by a leaf as the real one takes them and
  * kept until the call ends, after the mutex has been dropped once, so that
- * overlapping calls see them held (tdx_lock()).
+ * overlapping calls see them held (tdxm_lock()).
  *
  * Levels in this layer are the module's: 0 = 4K, 1 = 2M, 2 = 1G ...
+ *
+ * Names: tdxm_ ("TDX module") for what is shared between these files, so
+ * that KVM's side of TDX can use the kernel's tdx_ names (struct tdx_td,
+ * tdx_vcpu_free() ...) without clashing. lib/tdx_status.h gives the status
+ * codes under the kernel's names (TDX_OPERAND_BUSY ...): KVM's side should
+ * include it rather than define them again.
  */
 #ifndef TDPSIM_TDX_H
 #define TDPSIM_TDX_H
@@ -33,18 +39,18 @@
 #define TDX_2M_SHIFT		21
 
 /* Bytes mapped by an entry at TDX level @level. */
-static inline uint64_t tdx_level_size(int level)
+static inline uint64_t tdxm_level_size(int level)
 {
 	return 1ULL << (TDX_PAGE_SHIFT + 9 * level);
 }
 
 /* 4K pages in an entry at TDX level @level. */
-static inline uint64_t tdx_level_pages(int level)
+static inline uint64_t tdxm_level_pages(int level)
 {
 	return 1ULL << (9 * level);
 }
 
-struct tdx_td;
+struct tdxm_td;
 struct sept_page;
 
 /*
@@ -86,7 +92,7 @@ static inline bool sept_state_is_blocked(uint8_t s)
  */
 struct sept_page {
 	struct sept_entry e[SEPT_ENTRIES];
-	struct tdx_td *td;		/* owner */
+	struct tdxm_td *td;		/* owner */
 	struct sept_page *parent;	/* NULL: the root, or orphaned by the
 					 * reclaim of its parent in TEARDOWN */
 	uint16_t parent_idx;		/* its entry in @parent */
@@ -102,7 +108,7 @@ struct sept_page {
  */
 struct pamt_page {
 	uint8_t type;			/* enum tdpsim_tdx_page_type */
-	struct tdx_td *owner;		/* for TD pages */
+	struct tdxm_td *owner;		/* for TD pages */
 	uint64_t bepoch;		/* TD epoch at RANGE.BLOCK */
 	void *obj;			/* PT_EPT: its sept_page; PT_TDCX: the
 					 * root sept_page, if it holds it;
@@ -147,9 +153,9 @@ void u64map_del(struct tdpsim_allocator *a, struct u64map *map, uint64_t key);
 void u64map_free(struct tdpsim_allocator *a, struct u64map *map);
 
 /* A vCPU (TDVPR page). Allocated with kind MISC. */
-struct tdx_vcpu {
+struct tdxm_vcpu {
 	tdpsim_hpa_t tdvpr;
-	struct tdx_td *td;
+	struct tdxm_td *td;
 	unsigned int nr_tdcx;
 	bool initialized;
 	bool associated;
@@ -158,8 +164,8 @@ struct tdx_vcpu {
 };
 
 /* A TD (TDR page). Allocated with kind MISC. */
-struct tdx_td {
-	struct tdx_td *next;		/* tdpsim_tdx_module.tds */
+struct tdxm_td {
+	struct tdxm_td *next;		/* tdpsim_tdx_module.tds */
 	tdpsim_hpa_t tdr;
 	uint16_t hkid;
 	enum tdpsim_td_lifecycle lifecycle;
@@ -182,8 +188,8 @@ struct tdx_td {
 	uint64_t mr_extends;
 };
 
-/* Kinds of module lock (see tdx_lock()). */
-enum tdx_lock_kind {
+/* Kinds of module lock (see tdxm_lock()). */
+enum tdxm_lock_kind {
 	LK_PAMT_4K,			/* k1 = pfn */
 	LK_PAMT_2M,			/* k1 = hpa >> 21 */
 	LK_TREE,			/* k1 = tdr */
@@ -191,7 +197,7 @@ enum tdx_lock_kind {
 	LK_SEPTE,			/* k1 = tdr, k2 = gpa | level */
 };
 
-struct tdx_lock_rec {
+struct tdxm_lock_rec {
 	uint8_t kind;
 	bool excl;
 	bool guest;			/* held by a guest-side TDCALL */
@@ -203,14 +209,14 @@ struct tdx_lock_rec {
 #define TDX_MAX_HELD		16
 
 /* One call in progress: its registers and the locks it holds. */
-struct tdx_call {
+struct tdxm_call {
 	struct tdpsim_tdx_module *m;
 	struct tdpsim_tdx_args *a;	/* output registers */
 	struct tdpsim_tdx_args in;	/* input registers */
 	uint32_t leaf;			/* with TDPSIM_TDX_LEAF_TDCALL */
 	uint32_t version;
 	bool guest;
-	struct tdx_vcpu *vcpu;		/* TDCALL: the vCPU running it */
+	struct tdxm_vcpu *vcpu;		/* TDCALL: the vCPU running it */
 	struct tdpsim_tdx_accept_result *accept;
 	unsigned int nr_held;
 	struct {
@@ -223,7 +229,7 @@ struct tdx_call {
 /* Index into per-leaf tables: leaf numbers 0..63, then ACCEPT. */
 #define TDX_NR_LEAF_SLOTS	65
 
-struct tdx_inject {
+struct tdxm_inject {
 	uint64_t status;
 	uint64_t left;
 };
@@ -237,14 +243,14 @@ struct tdpsim_tdx_module {
 	uint64_t max_pa;		/* 1 << (pa_bits + hkid_bits) */
 	struct u64map pages;		/* pfn -> struct pamt_page */
 	struct u64map regions;		/* hpa >> 21 -> struct pamt_region */
-	struct tdx_td *tds;
+	struct tdxm_td *tds;
 	unsigned int nr_tds;
 	uint8_t *hkid_used;		/* one byte per key ID */
 	uint64_t pairs;			/* live Dynamic-PAMT pairs */
 	uint64_t dirty;			/* dirty pages, all regions */
-	struct tdx_lock_rec *locks;
+	struct tdxm_lock_rec *locks;
 	unsigned int nr_locks, cap_locks;
-	struct tdx_inject inject[TDX_NR_LEAF_SLOTS];
+	struct tdxm_inject inject[TDX_NR_LEAF_SLOTS];
 	uint64_t calls[TDX_NR_LEAF_SLOTS];
 	struct tdpsim_tdx_failure *log;	/* ring of cfg.failure_log */
 	uint64_t nr_failures;
@@ -252,28 +258,28 @@ struct tdpsim_tdx_module {
 
 /* ---- tdx_module.c ---- */
 
-int tdx_module_create(const struct tdpsim_tdx_module_config *cfg,
+int tdxm_module_create(const struct tdpsim_tdx_module_config *cfg,
 		      struct tdpsim_allocator *alloc,
 		      struct tdpsim_tdx_module **ret_module);
 
-uint64_t tdx_lock(struct tdx_call *c, enum tdx_lock_kind kind, uint64_t k1,
+uint64_t tdxm_lock(struct tdxm_call *c, enum tdxm_lock_kind kind, uint64_t k1,
 		  uint64_t k2, bool excl, uint32_t operand);
-uint64_t tdx_lock_page(struct tdx_call *c, tdpsim_hpa_t hpa, int size,
+uint64_t tdxm_lock_page(struct tdxm_call *c, tdpsim_hpa_t hpa, int size,
 		       bool excl, uint32_t operand);
 
 /* Which op-states (bit per enum tdpsim_td_op_state) allow @leaf. */
-unsigned int tdx_leaf_op_states(uint32_t leaf);
+unsigned int tdxm_leaf_op_states(uint32_t leaf);
 
-uint64_t tdx_check_hpa(struct tdpsim_tdx_module *m, uint64_t hpa,
+uint64_t tdxm_check_hpa(struct tdpsim_tdx_module *m, uint64_t hpa,
 		       uint64_t align, uint32_t operand);
-uint64_t tdx_get_td(struct tdx_call *c, uint64_t tdr, uint32_t operand,
-		    bool excl, struct tdx_td **ret_td);
-uint64_t tdx_check_td_state(struct tdx_call *c, struct tdx_td *td);
-bool tdx_is_tracked(const struct tdx_td *td, uint64_t bepoch);
-struct tdx_td *tdx_td_find(struct tdpsim_tdx_module *m, tdpsim_hpa_t tdr);
-struct tdx_vcpu *tdx_vcpu_find(struct tdpsim_tdx_module *m, tdpsim_hpa_t tdvpr);
+uint64_t tdxm_get_td(struct tdxm_call *c, uint64_t tdr, uint32_t operand,
+		    bool excl, struct tdxm_td **ret_td);
+uint64_t tdxm_check_td_state(struct tdxm_call *c, struct tdxm_td *td);
+bool tdxm_is_tracked(const struct tdxm_td *td, uint64_t bepoch);
+struct tdxm_td *tdxm_td_find(struct tdpsim_tdx_module *m, tdpsim_hpa_t tdr);
+struct tdxm_vcpu *tdxm_vcpu_find(struct tdpsim_tdx_module *m, tdpsim_hpa_t tdvpr);
 
-static inline void tdx_count(struct tdpsim_tdx_module *m, enum tdpsim_stat stat,
+static inline void tdxm_count(struct tdpsim_tdx_module *m, enum tdpsim_stat stat,
 			     int64_t delta)
 {
 	if (!m->cfg.counters)
@@ -286,40 +292,40 @@ static inline void tdx_count(struct tdpsim_tdx_module *m, enum tdpsim_stat stat,
 
 /* ---- tdx_td.c: lifecycle leaves ---- */
 
-uint64_t tdx_mng_create(struct tdx_call *c);
-uint64_t tdx_mng_key_config(struct tdx_call *c);
-uint64_t tdx_mng_addcx(struct tdx_call *c);
-uint64_t tdx_mng_init(struct tdx_call *c);
-uint64_t tdx_vp_create(struct tdx_call *c);
-uint64_t tdx_vp_addcx(struct tdx_call *c);
-uint64_t tdx_vp_init(struct tdx_call *c);
-uint64_t tdx_vp_enter(struct tdx_call *c);
-uint64_t tdx_vp_flush(struct tdx_call *c);
-uint64_t tdx_mr_finalize(struct tdx_call *c);
-uint64_t tdx_mem_track(struct tdx_call *c);
-uint64_t tdx_mng_vpflushdone(struct tdx_call *c);
-uint64_t tdx_phymem_cache_wb(struct tdx_call *c);
-uint64_t tdx_mng_key_freeid(struct tdx_call *c);
-uint64_t tdx_mng_key_reclaimid(struct tdx_call *c);
-void tdx_vcpu_exit(struct tdx_vcpu *vcpu);
-void tdx_vcpu_free(struct tdpsim_tdx_module *m, struct tdx_vcpu *vcpu);
-void tdx_td_free(struct tdpsim_tdx_module *m, struct tdx_td *td);
+uint64_t tdxm_mng_create(struct tdxm_call *c);
+uint64_t tdxm_mng_key_config(struct tdxm_call *c);
+uint64_t tdxm_mng_addcx(struct tdxm_call *c);
+uint64_t tdxm_mng_init(struct tdxm_call *c);
+uint64_t tdxm_vp_create(struct tdxm_call *c);
+uint64_t tdxm_vp_addcx(struct tdxm_call *c);
+uint64_t tdxm_vp_init(struct tdxm_call *c);
+uint64_t tdxm_vp_enter(struct tdxm_call *c);
+uint64_t tdxm_vp_flush(struct tdxm_call *c);
+uint64_t tdxm_mr_finalize(struct tdxm_call *c);
+uint64_t tdxm_mem_track(struct tdxm_call *c);
+uint64_t tdxm_mng_vpflushdone(struct tdxm_call *c);
+uint64_t tdxm_phymem_cache_wb(struct tdxm_call *c);
+uint64_t tdxm_mng_key_freeid(struct tdxm_call *c);
+uint64_t tdxm_mng_key_reclaimid(struct tdxm_call *c);
+void tdxm_vcpu_exit(struct tdxm_vcpu *vcpu);
+void tdxm_vcpu_free(struct tdpsim_tdx_module *m, struct tdxm_vcpu *vcpu);
+void tdxm_td_free(struct tdpsim_tdx_module *m, struct tdxm_td *td);
 
 /* ---- tdx_sept.c: S-EPT leaves ---- */
 
-uint64_t tdx_mem_sept_add(struct tdx_call *c);
-uint64_t tdx_mem_page_add(struct tdx_call *c);
-uint64_t tdx_mem_page_aug(struct tdx_call *c);
-uint64_t tdx_mem_range_block(struct tdx_call *c);
-uint64_t tdx_mem_range_unblock(struct tdx_call *c);
-uint64_t tdx_mem_page_remove(struct tdx_call *c);
-uint64_t tdx_mem_sept_remove(struct tdx_call *c);
-uint64_t tdx_mem_page_demote(struct tdx_call *c);
-uint64_t tdx_mr_extend(struct tdx_call *c);
-uint64_t tdx_mem_page_accept(struct tdx_call *c);
+uint64_t tdxm_mem_sept_add(struct tdxm_call *c);
+uint64_t tdxm_mem_page_add(struct tdxm_call *c);
+uint64_t tdxm_mem_page_aug(struct tdxm_call *c);
+uint64_t tdxm_mem_range_block(struct tdxm_call *c);
+uint64_t tdxm_mem_range_unblock(struct tdxm_call *c);
+uint64_t tdxm_mem_page_remove(struct tdxm_call *c);
+uint64_t tdxm_mem_sept_remove(struct tdxm_call *c);
+uint64_t tdxm_mem_page_demote(struct tdxm_call *c);
+uint64_t tdxm_mr_extend(struct tdxm_call *c);
+uint64_t tdxm_mem_page_accept(struct tdxm_call *c);
 
 void sept_page_free(struct tdpsim_tdx_module *m, struct sept_page *sp);
-struct sept_page *sept_page_alloc(struct tdpsim_tdx_module *m, struct tdx_td *td,
+struct sept_page *sept_page_alloc(struct tdpsim_tdx_module *m, struct tdxm_td *td,
 				  int level, uint64_t gpa, tdpsim_hpa_t hpa);
 /* Free @sp after its host page was reclaimed (or the module is going):
  * unlink it from its parent, orphan its children, forget its mappings. */
@@ -332,26 +338,26 @@ struct pamt_region *pamt_region_find(struct tdpsim_tdx_module *m, uint64_t idx);
 int pamt_prepare(struct tdpsim_tdx_module *m, tdpsim_hpa_t hpa,
 		 struct pamt_page **ret_page, struct pamt_region **ret_region);
 void pamt_tidy(struct tdpsim_tdx_module *m, tdpsim_hpa_t hpa);
-uint64_t pamt_check_free(struct tdx_call *c, tdpsim_hpa_t hpa, int size,
+uint64_t pamt_check_free(struct tdxm_call *c, tdpsim_hpa_t hpa, int size,
 			 uint32_t operand);
 int pamt_assign_4k(struct tdpsim_tdx_module *m, tdpsim_hpa_t hpa, uint8_t type,
-		   struct tdx_td *owner, void *obj, struct pamt_page **ret_page);
+		   struct tdxm_td *owner, void *obj, struct pamt_page **ret_page);
 bool pamt_release_4k(struct tdpsim_tdx_module *m, tdpsim_hpa_t hpa,
 		     uint16_t dirty_hkid);
 int pamt_map_private(struct tdpsim_tdx_module *m, tdpsim_hpa_t hpa, int size,
-		     struct tdx_td *owner, struct sept_page *sp, unsigned int idx);
+		     struct tdxm_td *owner, struct sept_page *sp, unsigned int idx);
 bool pamt_unmap_private(struct tdpsim_tdx_module *m, tdpsim_hpa_t hpa, int size,
 			uint16_t dirty_hkid);
 uint64_t *pamt_bepoch(struct tdpsim_tdx_module *m, tdpsim_hpa_t hpa, int size);
 void pamt_clear_dirty_hkid(struct tdpsim_tdx_module *m, uint16_t hkid);
-uint64_t pamt_demote_check_pair(struct tdx_call *c, uint64_t idx);
-int pamt_demote_prepare_pair(struct tdx_call *c, uint64_t idx);
-void pamt_demote_install_pair(struct tdx_call *c, uint64_t idx);
+uint64_t pamt_demote_check_pair(struct tdxm_call *c, uint64_t idx);
+int pamt_demote_prepare_pair(struct tdxm_call *c, uint64_t idx);
+void pamt_demote_install_pair(struct tdxm_call *c, uint64_t idx);
 void pamt_free_all(struct tdpsim_tdx_module *m);
 
-uint64_t tdx_phymem_page_reclaim(struct tdx_call *c);
-uint64_t tdx_phymem_page_wbinvd(struct tdx_call *c);
-uint64_t tdx_phymem_pamt_add(struct tdx_call *c);
-uint64_t tdx_phymem_pamt_remove(struct tdx_call *c);
+uint64_t tdxm_phymem_page_reclaim(struct tdxm_call *c);
+uint64_t tdxm_phymem_page_wbinvd(struct tdxm_call *c);
+uint64_t tdxm_phymem_pamt_add(struct tdxm_call *c);
+uint64_t tdxm_phymem_pamt_remove(struct tdxm_call *c);
 
 #endif /* TDPSIM_TDX_H */

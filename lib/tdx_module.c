@@ -6,7 +6,7 @@
  *
  * A call runs in three steps. (1) Under the module mutex the leaf checks
  * its operands and the state, takes the module locks the real leaf takes
- * (tdx_lock(): TDR, S-EPT tree, S-EPT entry, TD epoch, PAMT entries), in
+ * (tdxm_lock(): TDR, S-EPT tree, S-EPT entry, TD epoch, PAMT entries), in
  * the real order, and, if everything holds, commits its effect. (2) The
  * mutex is dropped and the optional hook runs: the call is still "inside
  * the module" and holds its locks. (3) Under the mutex again the locks are
@@ -31,63 +31,63 @@ struct leaf_desc {
 	uint32_t leaf;
 	const char *name;		/* the trace language's and counters' */
 	const char *full;		/* the module's */
-	uint64_t (*fn)(struct tdx_call *c);
+	uint64_t (*fn)(struct tdxm_call *c);
 	int stat;			/* enum tdpsim_stat, or -1 */
 	unsigned int op_states;		/* op-states the leaf runs in (MOD15
 					 * op_state_lookup), where it checks */
 };
 
 static const struct leaf_desc leaves[] = {
-	{ TDPSIM_TDH_VP_ENTER, "VP.ENTER", "TDH.VP.ENTER", tdx_vp_enter, -1, OPS_R },
-	{ TDPSIM_TDH_MNG_ADDCX, "MNG.ADDCX", "TDH.MNG.ADDCX", tdx_mng_addcx, -1, OPS_U },
-	{ TDPSIM_TDH_MEM_PAGE_ADD, "PAGE.ADD", "TDH.MEM.PAGE.ADD", tdx_mem_page_add,
+	{ TDPSIM_TDH_VP_ENTER, "VP.ENTER", "TDH.VP.ENTER", tdxm_vp_enter, -1, OPS_R },
+	{ TDPSIM_TDH_MNG_ADDCX, "MNG.ADDCX", "TDH.MNG.ADDCX", tdxm_mng_addcx, -1, OPS_U },
+	{ TDPSIM_TDH_MEM_PAGE_ADD, "PAGE.ADD", "TDH.MEM.PAGE.ADD", tdxm_mem_page_add,
 	  TDPSIM_STAT_SEAMCALL_PAGE_ADD, OPS_I },
-	{ TDPSIM_TDH_MEM_SEPT_ADD, "SEPT.ADD", "TDH.MEM.SEPT.ADD", tdx_mem_sept_add,
+	{ TDPSIM_TDH_MEM_SEPT_ADD, "SEPT.ADD", "TDH.MEM.SEPT.ADD", tdxm_mem_sept_add,
 	  TDPSIM_STAT_SEAMCALL_SEPT_ADD, OPS_I | OPS_R },
-	{ TDPSIM_TDH_VP_ADDCX, "VP.ADDCX", "TDH.VP.ADDCX", tdx_vp_addcx, -1, OPS_I },
-	{ TDPSIM_TDH_MEM_PAGE_AUG, "PAGE.AUG", "TDH.MEM.PAGE.AUG", tdx_mem_page_aug,
+	{ TDPSIM_TDH_VP_ADDCX, "VP.ADDCX", "TDH.VP.ADDCX", tdxm_vp_addcx, -1, OPS_I },
+	{ TDPSIM_TDH_MEM_PAGE_AUG, "PAGE.AUG", "TDH.MEM.PAGE.AUG", tdxm_mem_page_aug,
 	  TDPSIM_STAT_SEAMCALL_PAGE_AUG, OPS_I | OPS_R },
 	{ TDPSIM_TDH_MEM_RANGE_BLOCK, "RANGE.BLOCK", "TDH.MEM.RANGE.BLOCK",
-	  tdx_mem_range_block, TDPSIM_STAT_SEAMCALL_RANGE_BLOCK, OPS_I | OPS_R },
+	  tdxm_mem_range_block, TDPSIM_STAT_SEAMCALL_RANGE_BLOCK, OPS_I | OPS_R },
 	{ TDPSIM_TDH_MNG_KEY_CONFIG, "MNG.KEY.CONFIG", "TDH.MNG.KEY.CONFIG",
-	  tdx_mng_key_config, -1, 0 },
-	{ TDPSIM_TDH_MNG_CREATE, "MNG.CREATE", "TDH.MNG.CREATE", tdx_mng_create, -1, 0 },
-	{ TDPSIM_TDH_VP_CREATE, "VP.CREATE", "TDH.VP.CREATE", tdx_vp_create, -1, OPS_I },
+	  tdxm_mng_key_config, -1, 0 },
+	{ TDPSIM_TDH_MNG_CREATE, "MNG.CREATE", "TDH.MNG.CREATE", tdxm_mng_create, -1, 0 },
+	{ TDPSIM_TDH_VP_CREATE, "VP.CREATE", "TDH.VP.CREATE", tdxm_vp_create, -1, OPS_I },
 	{ TDPSIM_TDH_MEM_PAGE_DEMOTE, "PAGE.DEMOTE", "TDH.MEM.PAGE.DEMOTE",
-	  tdx_mem_page_demote, TDPSIM_STAT_SEAMCALL_PAGE_DEMOTE, OPS_I | OPS_R },
-	{ TDPSIM_TDH_MR_EXTEND, "MR.EXTEND", "TDH.MR.EXTEND", tdx_mr_extend, -1, OPS_I },
-	{ TDPSIM_TDH_MR_FINALIZE, "MR.FINALIZE", "TDH.MR.FINALIZE", tdx_mr_finalize,
+	  tdxm_mem_page_demote, TDPSIM_STAT_SEAMCALL_PAGE_DEMOTE, OPS_I | OPS_R },
+	{ TDPSIM_TDH_MR_EXTEND, "MR.EXTEND", "TDH.MR.EXTEND", tdxm_mr_extend, -1, OPS_I },
+	{ TDPSIM_TDH_MR_FINALIZE, "MR.FINALIZE", "TDH.MR.FINALIZE", tdxm_mr_finalize,
 	  TDPSIM_STAT_SEAMCALL_MR_FINALIZE, OPS_I },
-	{ TDPSIM_TDH_VP_FLUSH, "VP.FLUSH", "TDH.VP.FLUSH", tdx_vp_flush, -1,
+	{ TDPSIM_TDH_VP_FLUSH, "VP.FLUSH", "TDH.VP.FLUSH", tdxm_vp_flush, -1,
 	  OPS_U | OPS_I | OPS_R },
 	{ TDPSIM_TDH_MNG_VPFLUSHDONE, "MNG.VPFLUSHDONE", "TDH.MNG.VPFLUSHDONE",
-	  tdx_mng_vpflushdone, -1, 0 },
+	  tdxm_mng_vpflushdone, -1, 0 },
 	{ TDPSIM_TDH_MNG_KEY_FREEID, "MNG.KEY.FREEID", "TDH.MNG.KEY.FREEID",
-	  tdx_mng_key_freeid, -1, 0 },
-	{ TDPSIM_TDH_MNG_INIT, "MNG.INIT", "TDH.MNG.INIT", tdx_mng_init, -1, OPS_U },
-	{ TDPSIM_TDH_VP_INIT, "VP.INIT", "TDH.VP.INIT", tdx_vp_init, -1, OPS_I },
+	  tdxm_mng_key_freeid, -1, 0 },
+	{ TDPSIM_TDH_MNG_INIT, "MNG.INIT", "TDH.MNG.INIT", tdxm_mng_init, -1, OPS_U },
+	{ TDPSIM_TDH_VP_INIT, "VP.INIT", "TDH.VP.INIT", tdxm_vp_init, -1, OPS_I },
 	{ TDPSIM_TDH_MNG_KEY_RECLAIMID, "MNG.KEY.RECLAIMID", "TDH.MNG.KEY.RECLAIMID",
-	  tdx_mng_key_reclaimid, -1, 0 },
+	  tdxm_mng_key_reclaimid, -1, 0 },
 	{ TDPSIM_TDH_PHYMEM_PAGE_RECLAIM, "PAGE.RECLAIM", "TDH.PHYMEM.PAGE.RECLAIM",
-	  tdx_phymem_page_reclaim, TDPSIM_STAT_SEAMCALL_PAGE_RECLAIM, 0 },
+	  tdxm_phymem_page_reclaim, TDPSIM_STAT_SEAMCALL_PAGE_RECLAIM, 0 },
 	{ TDPSIM_TDH_MEM_PAGE_REMOVE, "PAGE.REMOVE", "TDH.MEM.PAGE.REMOVE",
-	  tdx_mem_page_remove, TDPSIM_STAT_SEAMCALL_PAGE_REMOVE, OPS_I | OPS_R },
+	  tdxm_mem_page_remove, TDPSIM_STAT_SEAMCALL_PAGE_REMOVE, OPS_I | OPS_R },
 	{ TDPSIM_TDH_MEM_SEPT_REMOVE, "SEPT.REMOVE", "TDH.MEM.SEPT.REMOVE",
-	  tdx_mem_sept_remove, TDPSIM_STAT_SEAMCALL_SEPT_REMOVE, OPS_I | OPS_R },
-	{ TDPSIM_TDH_MEM_TRACK, "MEM.TRACK", "TDH.MEM.TRACK", tdx_mem_track,
+	  tdxm_mem_sept_remove, TDPSIM_STAT_SEAMCALL_SEPT_REMOVE, OPS_I | OPS_R },
+	{ TDPSIM_TDH_MEM_TRACK, "MEM.TRACK", "TDH.MEM.TRACK", tdxm_mem_track,
 	  TDPSIM_STAT_SEAMCALL_MEM_TRACK, OPS_I | OPS_R },
 	{ TDPSIM_TDH_MEM_RANGE_UNBLOCK, "RANGE.UNBLOCK", "TDH.MEM.RANGE.UNBLOCK",
-	  tdx_mem_range_unblock, TDPSIM_STAT_SEAMCALL_RANGE_UNBLOCK, OPS_I | OPS_R },
+	  tdxm_mem_range_unblock, TDPSIM_STAT_SEAMCALL_RANGE_UNBLOCK, OPS_I | OPS_R },
 	{ TDPSIM_TDH_PHYMEM_CACHE_WB, "CACHE.WB", "TDH.PHYMEM.CACHE.WB",
-	  tdx_phymem_cache_wb, -1, 0 },
+	  tdxm_phymem_cache_wb, -1, 0 },
 	{ TDPSIM_TDH_PHYMEM_PAGE_WBINVD, "PAGE.WBINVD", "TDH.PHYMEM.PAGE.WBINVD",
-	  tdx_phymem_page_wbinvd, TDPSIM_STAT_SEAMCALL_PAGE_WBINVD, 0 },
+	  tdxm_phymem_page_wbinvd, TDPSIM_STAT_SEAMCALL_PAGE_WBINVD, 0 },
 	{ TDPSIM_TDH_PHYMEM_PAMT_ADD, "PAMT.ADD", "TDH.PHYMEM.PAMT.ADD",
-	  tdx_phymem_pamt_add, TDPSIM_STAT_SEAMCALL_PAMT_ADD, 0 },
+	  tdxm_phymem_pamt_add, TDPSIM_STAT_SEAMCALL_PAMT_ADD, 0 },
 	{ TDPSIM_TDH_PHYMEM_PAMT_REMOVE, "PAMT.REMOVE", "TDH.PHYMEM.PAMT.REMOVE",
-	  tdx_phymem_pamt_remove, TDPSIM_STAT_SEAMCALL_PAMT_REMOVE, 0 },
+	  tdxm_phymem_pamt_remove, TDPSIM_STAT_SEAMCALL_PAMT_REMOVE, 0 },
 	{ TDPSIM_TDG_MEM_PAGE_ACCEPT, "PAGE.ACCEPT", "TDG.MEM.PAGE.ACCEPT",
-	  tdx_mem_page_accept, -1, 0 },
+	  tdxm_mem_page_accept, -1, 0 },
 };
 
 static const struct leaf_desc *leaf_desc_find(uint32_t leaf)
@@ -108,7 +108,17 @@ static int leaf_slot(uint32_t leaf)
 	return -1;
 }
 
-unsigned int tdx_leaf_op_states(uint32_t leaf)
+/* The highest version (RAX bits 23:16) of @leaf: SEPT.ADD v1 adds "allow
+ * existing", DEMOTE v1 is accepted (and means the same) for kernels that
+ * pass it with the Dynamic-PAMT pair. */
+static uint32_t leaf_max_version(uint32_t leaf)
+{
+	if (leaf == TDPSIM_TDH_MEM_SEPT_ADD || leaf == TDPSIM_TDH_MEM_PAGE_DEMOTE)
+		return 1;
+	return 0;
+}
+
+unsigned int tdxm_leaf_op_states(uint32_t leaf)
 {
 	const struct leaf_desc *d = leaf_desc_find(leaf);
 
@@ -295,7 +305,7 @@ static int check_config(struct tdpsim_tdx_module_config *cfg)
 	return 0;
 }
 
-int tdx_module_create(const struct tdpsim_tdx_module_config *cfg,
+int tdxm_module_create(const struct tdpsim_tdx_module_config *cfg,
 		      struct tdpsim_allocator *alloc,
 		      struct tdpsim_tdx_module **ret_module)
 {
@@ -368,7 +378,7 @@ err_free:
 int tdpsim_tdx_module_create(const struct tdpsim_tdx_module_config *cfg,
 			     struct tdpsim_tdx_module **ret_module)
 {
-	return tdx_module_create(cfg, NULL, ret_module);
+	return tdxm_module_create(cfg, NULL, ret_module);
 }
 
 void tdpsim_tdx_module_destroy(struct tdpsim_tdx_module *m)
@@ -378,7 +388,7 @@ void tdpsim_tdx_module_destroy(struct tdpsim_tdx_module *m)
 	/* TDs, vCPUs and S-EPT pages hang off the PAMT records. */
 	pamt_free_all(m);
 	if (m->pairs)
-		tdx_count(m, TDPSIM_STAT_PAMT_PAIRS, -(int64_t)m->pairs);
+		tdxm_count(m, TDPSIM_STAT_PAMT_PAIRS, -(int64_t)m->pairs);
 	free_obj(m->alloc, TDPSIM_ALLOC_KIND_MISC, m->locks,
 		 sizeof(*m->locks) * m->cap_locks);
 	free_obj(m->alloc, TDPSIM_ALLOC_KIND_MISC, m->log,
@@ -401,11 +411,11 @@ uint64_t tdpsim_tdx_module_alloc_live(struct tdpsim_tdx_module *m,
 
 /* ---- the module's locks ---- */
 
-static struct tdx_lock_rec *lock_find(struct tdpsim_tdx_module *m, uint8_t kind,
+static struct tdxm_lock_rec *lock_find(struct tdpsim_tdx_module *m, uint8_t kind,
 				      uint64_t k1, uint64_t k2)
 {
 	for (unsigned int i = 0; i < m->nr_locks; i++) {
-		struct tdx_lock_rec *r = &m->locks[i];
+		struct tdxm_lock_rec *r = &m->locks[i];
 
 		if (r->kind == kind && r->k1 == k1 && r->k2 == k2)
 			return r;
@@ -413,14 +423,14 @@ static struct tdx_lock_rec *lock_find(struct tdpsim_tdx_module *m, uint8_t kind,
 	return NULL;
 }
 
-static struct tdx_lock_rec *lock_new(struct tdpsim_tdx_module *m, uint8_t kind,
+static struct tdxm_lock_rec *lock_new(struct tdpsim_tdx_module *m, uint8_t kind,
 				     uint64_t k1, uint64_t k2)
 {
-	struct tdx_lock_rec *r;
+	struct tdxm_lock_rec *r;
 
 	if (m->nr_locks == m->cap_locks) {
 		unsigned int cap = m->cap_locks * 2;
-		struct tdx_lock_rec *n;
+		struct tdxm_lock_rec *n;
 
 		n = alloc_obj(m->alloc, TDPSIM_ALLOC_KIND_MISC, sizeof(*n) * cap);
 		if (!n)
@@ -439,7 +449,7 @@ static struct tdx_lock_rec *lock_new(struct tdpsim_tdx_module *m, uint8_t kind,
 	return r;
 }
 
-static void lock_drop_if_idle(struct tdpsim_tdx_module *m, struct tdx_lock_rec *r)
+static void lock_drop_if_idle(struct tdpsim_tdx_module *m, struct tdxm_lock_rec *r)
 {
 	if (r->excl || r->shared || r->host_prio)
 		return;
@@ -447,7 +457,7 @@ static void lock_drop_if_idle(struct tdpsim_tdx_module *m, struct tdx_lock_rec *
 }
 
 /*
- * tdx_lock() - take module lock (@kind, @k1, @k2) shared or exclusive for
+ * tdxm_lock() - take module lock (@kind, @k1, @k2) shared or exclusive for
  * call @c, until the call ends. Returns 0, or the status the real module
  * answers when it cannot: OPERAND_BUSY on @operand (for a guest-side
  * caller, OPERAND_BUSY_HOST_PRIORITY once a host call has been refused the
@@ -455,11 +465,11 @@ static void lock_drop_if_idle(struct tdpsim_tdx_module *m, struct tdx_lock_rec *
  * priority", as the real S-EPT entry lock does. A call may take a lock it
  * holds again, and upgrade it if it is the only sharer.
  */
-uint64_t tdx_lock(struct tdx_call *c, enum tdx_lock_kind kind, uint64_t k1,
+uint64_t tdxm_lock(struct tdxm_call *c, enum tdxm_lock_kind kind, uint64_t k1,
 		  uint64_t k2, bool excl, uint32_t operand)
 {
 	struct tdpsim_tdx_module *m = c->m;
-	struct tdx_lock_rec *r = lock_find(m, (uint8_t)kind, k1, k2);
+	struct tdxm_lock_rec *r = lock_find(m, (uint8_t)kind, k1, k2);
 	unsigned int i;
 
 	for (i = 0; i < c->nr_held; i++) {
@@ -484,7 +494,7 @@ uint64_t tdx_lock(struct tdx_call *c, enum tdx_lock_kind kind, uint64_t k1,
 		if (r->excl || (excl && r->shared))
 			goto busy;
 		if (c->guest && r->host_prio)
-			return tdx_err(TDX_OPERAND_BUSY_HOST_PRIORITY, operand);
+			return tdxm_err(TDX_OPERAND_BUSY_HOST_PRIORITY, operand);
 	} else {
 		r = lock_new(m, (uint8_t)kind, k1, k2);
 		if (!r)
@@ -509,17 +519,17 @@ busy:
 	if (!c->guest && r->excl && r->guest)
 		r->host_prio = true;
 	if (c->guest && r->host_prio)
-		return tdx_err(TDX_OPERAND_BUSY_HOST_PRIORITY, operand);
-	return tdx_err(TDX_OPERAND_BUSY, operand);
+		return tdxm_err(TDX_OPERAND_BUSY_HOST_PRIORITY, operand);
+	return tdxm_err(TDX_OPERAND_BUSY, operand);
 }
 
 /* Release every lock call @c holds. Module mutex held. */
-static void tdx_unlock_all(struct tdx_call *c)
+static void tdxm_unlock_all(struct tdxm_call *c)
 {
 	struct tdpsim_tdx_module *m = c->m;
 
 	for (unsigned int i = 0; i < c->nr_held; i++) {
-		struct tdx_lock_rec *r = lock_find(m, c->held[i].kind,
+		struct tdxm_lock_rec *r = lock_find(m, c->held[i].kind,
 						   c->held[i].k1, c->held[i].k2);
 
 		if (TDPSIM_WARN_ON_ONCE(!r))
@@ -536,84 +546,89 @@ static void tdx_unlock_all(struct tdx_call *c)
 }
 
 /*
- * tdx_lock_page() - lock the PAMT entry of host page @hpa as pamt_walk()
+ * tdxm_lock_page() - lock the PAMT entry of host page @hpa as pamt_walk()
  * does: for a 4K page (@size 0) its 2M entry shared and its 4K entry in
  * the mode asked; for a 2M page its 2M entry in the mode asked.
  */
-uint64_t tdx_lock_page(struct tdx_call *c, tdpsim_hpa_t hpa, int size,
+uint64_t tdxm_lock_page(struct tdxm_call *c, tdpsim_hpa_t hpa, int size,
 		       bool excl, uint32_t operand)
 {
 	uint64_t ret;
 
 	if (size)
-		return tdx_lock(c, LK_PAMT_2M, hpa >> TDX_2M_SHIFT, 0, excl, operand);
-	ret = tdx_lock(c, LK_PAMT_2M, hpa >> TDX_2M_SHIFT, 0, false, operand);
+		return tdxm_lock(c, LK_PAMT_2M, hpa >> TDX_2M_SHIFT, 0, excl, operand);
+	ret = tdxm_lock(c, LK_PAMT_2M, hpa >> TDX_2M_SHIFT, 0, false, operand);
 	if (ret)
 		return ret;
-	return tdx_lock(c, LK_PAMT_4K, hpa >> TDX_PAGE_SHIFT, 0, excl, operand);
+	return tdxm_lock(c, LK_PAMT_4K, hpa >> TDX_PAGE_SHIFT, 0, excl, operand);
 }
 
 /* ---- checks every leaf shares ---- */
 
 /*
- * tdx_check_hpa() - a private HPA operand: aligned to @align, no key-ID
+ * tdxm_check_hpa() - a private HPA operand: aligned to @align, no key-ID
  * bits, below MAX_PA (else OPERAND_INVALID), inside the TDMR (else
  * OPERAND_ADDR_RANGE_ERROR).
  */
-uint64_t tdx_check_hpa(struct tdpsim_tdx_module *m, uint64_t hpa,
+uint64_t tdxm_check_hpa(struct tdpsim_tdx_module *m, uint64_t hpa,
 		       uint64_t align, uint32_t operand)
 {
 	if ((hpa & (align - 1)) || (hpa & m->hkid_mask) || hpa >= m->max_pa)
-		return tdx_err(TDX_OPERAND_INVALID, operand);
+		return tdxm_err(TDX_OPERAND_INVALID, operand);
 	if (hpa < m->cfg.tdmr_base || hpa - m->cfg.tdmr_base >= m->cfg.tdmr_size)
-		return tdx_err(TDX_OPERAND_ADDR_RANGE_ERROR, operand);
+		return tdxm_err(TDX_OPERAND_ADDR_RANGE_ERROR, operand);
 	return TDX_SUCCESS;
 }
 
 /*
- * tdx_get_td() - the TDR operand (check_lock_and_map_explicit_tdr()): a
+ * tdxm_get_td() - the TDR operand (check_lock_and_map_explicit_tdr()): a
  * valid HPA, its PAMT entry locked (@excl or shared), of type PT_TDR.
  */
-uint64_t tdx_get_td(struct tdx_call *c, uint64_t tdr, uint32_t operand,
-		    bool excl, struct tdx_td **ret_td)
+uint64_t tdxm_get_td(struct tdxm_call *c, uint64_t tdr, uint32_t operand,
+		    bool excl, struct tdxm_td **ret_td)
 {
 	struct pamt_page *p;
 	uint64_t ret;
 
-	ret = tdx_check_hpa(c->m, tdr, 1ULL << TDX_PAGE_SHIFT, operand);
+	ret = tdxm_check_hpa(c->m, tdr, 1ULL << TDX_PAGE_SHIFT, operand);
 	if (ret)
 		return ret;
-	ret = tdx_lock_page(c, tdr, 0, excl, operand);
+	ret = tdxm_lock_page(c, tdr, 0, excl, operand);
 	if (ret)
 		return ret;
 	p = pamt_page_find(c->m, tdr >> TDX_PAGE_SHIFT);
 	if (!p || p->type != PT_TDR)
-		return tdx_err(TDX_PAGE_METADATA_INCORRECT, operand);
+		return tdxm_err(TDX_PAGE_METADATA_INCORRECT, operand);
 	*ret_td = p->obj;
 	return TDX_SUCCESS;
 }
 
 /*
- * tdx_check_td_state() - check_state_map_tdcs_and_lock(): keys configured
+ * tdxm_check_td_state() - check_state_map_tdcs_and_lock(): keys configured
  * (so neither VPFLUSHDONE nor FREEID has run), every TDCS page added, and
- * an op-state in which the call's leaf runs.
+ * an op-state in which the call's leaf runs (for PAGE.AUG, unless
+ * config.allow_early_aug, only RUNNABLE).
  */
-uint64_t tdx_check_td_state(struct tdx_call *c, struct tdx_td *td)
+uint64_t tdxm_check_td_state(struct tdxm_call *c, struct tdxm_td *td)
 {
 	if (td->lifecycle != TDPSIM_TD_KEYS_CONFIGURED)
 		return TDX_TD_KEYS_NOT_CONFIGURED;
 	if (td->nr_tdcs < c->m->cfg.tdcs_pages)
 		return TDX_TDCS_NOT_ALLOCATED;
-	if (!(tdx_leaf_op_states(c->leaf) & (1u << td->op_state)))
-		return tdx_err(TDX_OP_STATE_INCORRECT, td->op_state);
+	if (!(tdxm_leaf_op_states(c->leaf) & (1u << td->op_state)))
+		return tdxm_err(TDX_OP_STATE_INCORRECT, td->op_state);
+	/* Policy: the real module allows it, KVM never does it. */
+	if (c->leaf == TDPSIM_TDH_MEM_PAGE_AUG && !c->m->cfg.allow_early_aug &&
+	    td->op_state != TDPSIM_TD_OP_RUNNABLE)
+		return tdxm_err(TDX_OP_STATE_INCORRECT, td->op_state);
 	return TDX_SUCCESS;
 }
 
 /*
- * tdx_is_tracked() - is_tlb_tracked(): a TRACK has moved the TD epoch past
+ * tdxm_is_tracked() - is_tlb_tracked(): a TRACK has moved the TD epoch past
  * @bepoch and no vCPU that entered in @bepoch is still in the guest.
  */
-bool tdx_is_tracked(const struct tdx_td *td, uint64_t bepoch)
+bool tdxm_is_tracked(const struct tdxm_td *td, uint64_t bepoch)
 {
 	if (bepoch + 1 < td->epoch)
 		return true;
@@ -624,7 +639,7 @@ bool tdx_is_tracked(const struct tdx_td *td, uint64_t bepoch)
 
 /* ---- dispatch ---- */
 
-static void log_failure(struct tdpsim_tdx_module *m, const struct tdx_call *c,
+static void log_failure(struct tdpsim_tdx_module *m, const struct tdxm_call *c,
 			uint64_t status, bool injected)
 {
 	struct tdpsim_tdx_failure *f;
@@ -651,7 +666,7 @@ static void log_failure(struct tdpsim_tdx_module *m, const struct tdx_call *c,
  * caller set c->m, c->a, c->guest (and for a TDCALL c->vcpu's TDVPR in
  * c->in); c->a->rax holds the leaf and version.
  */
-static uint64_t run_call(struct tdx_call *c)
+static uint64_t run_call(struct tdxm_call *c)
 {
 	struct tdpsim_tdx_module *m = c->m;
 	const struct leaf_desc *d;
@@ -671,7 +686,7 @@ static uint64_t run_call(struct tdx_call *c)
 	if (slot >= 0)
 		m->calls[slot]++;
 	if (d && d->stat >= 0)
-		tdx_count(m, (enum tdpsim_stat)d->stat, 1);
+		tdxm_count(m, (enum tdpsim_stat)d->stat, 1);
 	/* By default no extended error information is returned. */
 	c->a->rcx = 0;
 	c->a->rdx = 0;
@@ -679,14 +694,15 @@ static uint64_t run_call(struct tdx_call *c)
 		m->inject[slot].left--;
 		status = m->inject[slot].status;
 		injected = true;
-	} else if (!d || (c->in.rax >> 24)) {
-		status = tdx_err(TDX_OPERAND_INVALID, OPERAND_ID_RAX);
+	} else if (!d || (c->in.rax >> 24) || c->version > leaf_max_version(c->leaf)) {
+		/* A leaf or a version of a leaf the module does not have. */
+		status = tdxm_err(TDX_OPERAND_INVALID, OPERAND_ID_RAX);
 	} else {
 		status = d->fn(c);
 	}
 	c->a->rax = status;
 	if ((status & TDPSIM_TDX_STATUS_MASK) == TDX_OPERAND_BUSY && !c->guest)
-		tdx_count(m, TDPSIM_STAT_SEAMCALL_BUSY, 1);
+		tdxm_count(m, TDPSIM_STAT_SEAMCALL_BUSY, 1);
 	if (c->guest && c->accept)
 		c->accept->status = c->accept->exited ? 0 : status;
 	if (status != TDX_SUCCESS && !(c->guest && c->accept && c->accept->exited))
@@ -697,7 +713,7 @@ static uint64_t run_call(struct tdx_call *c)
 		m->cfg.hook(m->cfg.hook_opaque, c->leaf, status);
 	if (c->nr_held) {
 		pthread_mutex_lock(&m->lock);
-		tdx_unlock_all(c);
+		tdxm_unlock_all(c);
 		pthread_mutex_unlock(&m->lock);
 	}
 	return status;
@@ -706,7 +722,7 @@ static uint64_t run_call(struct tdx_call *c)
 uint64_t tdpsim_tdx_seamcall(struct tdpsim_tdx_module *m,
 			     struct tdpsim_tdx_args *args)
 {
-	struct tdx_call c;
+	struct tdxm_call c;
 
 	if (!m || !args)
 		return TDX_SW_ERROR | EINVAL;
@@ -1024,7 +1040,7 @@ uint64_t tdpsim_tdh_phymem_pamt_remove(struct tdpsim_tdx_module *m,
 /* ---- vCPUs and the guest ---- */
 
 /* The vCPU whose TDVPR is @tdvpr, or NULL. Module mutex held. */
-struct tdx_vcpu *tdx_vcpu_find(struct tdpsim_tdx_module *m, tdpsim_hpa_t tdvpr)
+struct tdxm_vcpu *tdxm_vcpu_find(struct tdpsim_tdx_module *m, tdpsim_hpa_t tdvpr)
 {
 	struct pamt_page *p;
 
@@ -1038,15 +1054,15 @@ struct tdx_vcpu *tdx_vcpu_find(struct tdpsim_tdx_module *m, tdpsim_hpa_t tdvpr)
 
 int tdpsim_tdx_vp_exit(struct tdpsim_tdx_module *m, tdpsim_hpa_t tdvpr)
 {
-	struct tdx_vcpu *v;
+	struct tdxm_vcpu *v;
 	int ret = -EINVAL;
 
 	if (!m)
 		return -EINVAL;
 	pthread_mutex_lock(&m->lock);
-	v = tdx_vcpu_find(m, tdvpr);
+	v = tdxm_vcpu_find(m, tdvpr);
 	if (v && v->in_guest) {
-		tdx_vcpu_exit(v);
+		tdxm_vcpu_exit(v);
 		ret = 0;
 	}
 	pthread_mutex_unlock(&m->lock);
@@ -1059,15 +1075,17 @@ int tdpsim_tdg_mem_page_accept(struct tdpsim_tdx_module *m, tdpsim_hpa_t tdvpr,
 {
 	struct tdpsim_tdx_accept_result res;
 	struct tdpsim_tdx_args a;
-	struct tdx_call c;
-	struct tdx_vcpu *v;
+	struct tdxm_call c;
+	struct tdxm_vcpu *v;
+	bool in_guest;
 
 	if (!m || !ret_result)
 		return -EINVAL;
 	pthread_mutex_lock(&m->lock);
-	v = tdx_vcpu_find(m, tdvpr);
+	v = tdxm_vcpu_find(m, tdvpr);
+	in_guest = v && v->in_guest;
 	pthread_mutex_unlock(&m->lock);
-	if (!v || !v->in_guest)
+	if (!in_guest)
 		return -EINVAL;
 
 	memset(&res, 0, sizeof(res));
@@ -1090,7 +1108,7 @@ int tdpsim_tdg_mem_page_accept(struct tdpsim_tdx_module *m, tdpsim_hpa_t tdvpr,
 /* ---- inspection ---- */
 
 /* The TD whose TDR is @tdr, or NULL. Module mutex held. */
-struct tdx_td *tdx_td_find(struct tdpsim_tdx_module *m, tdpsim_hpa_t tdr)
+struct tdxm_td *tdxm_td_find(struct tdpsim_tdx_module *m, tdpsim_hpa_t tdr)
 {
 	struct pamt_page *p;
 
@@ -1105,13 +1123,13 @@ struct tdx_td *tdx_td_find(struct tdpsim_tdx_module *m, tdpsim_hpa_t tdr)
 int tdpsim_tdx_td_info(struct tdpsim_tdx_module *m, tdpsim_hpa_t tdr,
 		       struct tdpsim_tdx_td_info *ret_info)
 {
-	struct tdx_td *td;
+	struct tdxm_td *td;
 	int ret = -ENOENT;
 
 	if (!m || !ret_info)
 		return -EINVAL;
 	pthread_mutex_lock(&m->lock);
-	td = tdx_td_find(m, tdr);
+	td = tdxm_td_find(m, tdr);
 	if (td) {
 		memset(ret_info, 0, sizeof(*ret_info));
 		ret_info->lifecycle = td->lifecycle;
@@ -1135,13 +1153,13 @@ int tdpsim_tdx_td_info(struct tdpsim_tdx_module *m, tdpsim_hpa_t tdr,
 
 bool tdpsim_tdx_hkid_assigned(struct tdpsim_tdx_module *m, tdpsim_hpa_t tdr)
 {
-	struct tdx_td *td;
+	struct tdxm_td *td;
 	bool ret;
 
 	if (!m)
 		return false;
 	pthread_mutex_lock(&m->lock);
-	td = tdx_td_find(m, tdr);
+	td = tdxm_td_find(m, tdr);
 	ret = td && td->lifecycle != TDPSIM_TD_TEARDOWN;
 	pthread_mutex_unlock(&m->lock);
 	return ret;
@@ -1162,13 +1180,13 @@ unsigned int tdpsim_tdx_nr_tds(struct tdpsim_tdx_module *m)
 int tdpsim_tdx_vcpu_info(struct tdpsim_tdx_module *m, tdpsim_hpa_t tdvpr,
 			 struct tdpsim_tdx_vcpu_info *ret_info)
 {
-	struct tdx_vcpu *v;
+	struct tdxm_vcpu *v;
 	int ret = -ENOENT;
 
 	if (!m || !ret_info)
 		return -EINVAL;
 	pthread_mutex_lock(&m->lock);
-	v = tdx_vcpu_find(m, tdvpr);
+	v = tdxm_vcpu_find(m, tdvpr);
 	if (v) {
 		memset(ret_info, 0, sizeof(*ret_info));
 		ret_info->tdr = v->td->tdr;

@@ -208,7 +208,7 @@ int pamt_prepare(struct tdpsim_tdx_module *m, tdpsim_hpa_t hpa,
  * (PAGE_METADATA_INCORRECT). A 2M range must be entirely free: no 2M page,
  * no pair, no 4K page assigned, no pair page (PAGE_METADATA_INCORRECT).
  */
-uint64_t pamt_check_free(struct tdx_call *c, tdpsim_hpa_t hpa, int size,
+uint64_t pamt_check_free(struct tdxm_call *c, tdpsim_hpa_t hpa, int size,
 			 uint32_t operand)
 {
 	struct tdpsim_tdx_module *m = c->m;
@@ -216,26 +216,26 @@ uint64_t pamt_check_free(struct tdx_call *c, tdpsim_hpa_t hpa, int size,
 	struct pamt_page *p;
 	uint64_t ret;
 
-	ret = tdx_check_hpa(m, hpa, tdx_level_size(size), operand);
+	ret = tdxm_check_hpa(m, hpa, tdxm_level_size(size), operand);
 	if (ret)
 		return ret;
-	ret = tdx_lock_page(c, hpa, size, true, operand);
+	ret = tdxm_lock_page(c, hpa, size, true, operand);
 	if (ret)
 		return ret;
 	r = pamt_region_find(m, hpa >> TDX_2M_SHIFT);
 	if (size) {
 		if (r && (r->big.type != PT_NDA || r->pair || r->users ||
 			  r->pamt_pages))
-			return tdx_err(TDX_PAGE_METADATA_INCORRECT, operand);
+			return tdxm_err(TDX_PAGE_METADATA_INCORRECT, operand);
 		return TDX_SUCCESS;
 	}
 	if (r && r->big.type != PT_NDA)
-		return tdx_err(TDX_PAGE_METADATA_INCORRECT, operand);
+		return tdxm_err(TDX_PAGE_METADATA_INCORRECT, operand);
 	if (m->cfg.dynamic_pamt && !(r && r->pair))
-		return tdx_err(TDX_MISSING_PAMT_PAGE_PAIR, operand);
+		return tdxm_err(TDX_MISSING_PAMT_PAGE_PAIR, operand);
 	p = pamt_page_find(m, hpa >> TDX_PAGE_SHIFT);
 	if (p && p->type != PT_NDA)
-		return tdx_err(TDX_PAGE_METADATA_INCORRECT, operand);
+		return tdxm_err(TDX_PAGE_METADATA_INCORRECT, operand);
 	return TDX_SUCCESS;
 }
 
@@ -244,7 +244,7 @@ uint64_t pamt_check_free(struct tdx_call *c, tdpsim_hpa_t hpa, int size,
  * @obj attached; one more user of its region. Returns 0 or -ENOMEM.
  */
 int pamt_assign_4k(struct tdpsim_tdx_module *m, tdpsim_hpa_t hpa, uint8_t type,
-		   struct tdx_td *owner, void *obj, struct pamt_page **ret_page)
+		   struct tdxm_td *owner, void *obj, struct pamt_page **ret_page)
 {
 	struct pamt_region *r;
 	struct pamt_page *p;
@@ -314,7 +314,7 @@ bool pamt_release_4k(struct tdpsim_tdx_module *m, tdpsim_hpa_t hpa,
 }
 
 /* The 2M page at @hpa becomes a private page of @owner mapped by @sp[@idx]. */
-static void pamt_assign_2m(struct pamt_region *r, struct tdx_td *owner,
+static void pamt_assign_2m(struct pamt_region *r, struct tdxm_td *owner,
 			   struct sept_page *sp, unsigned int idx)
 {
 	memset(&r->big, 0, sizeof(r->big));
@@ -343,7 +343,7 @@ static void pamt_release_2m(struct tdpsim_tdx_module *m, tdpsim_hpa_t hpa,
  * mapped by @sp->e[@idx]: PT_REG in the PAMT. Returns 0 or -ENOMEM.
  */
 int pamt_map_private(struct tdpsim_tdx_module *m, tdpsim_hpa_t hpa, int size,
-		     struct tdx_td *owner, struct sept_page *sp, unsigned int idx)
+		     struct tdxm_td *owner, struct sept_page *sp, unsigned int idx)
 {
 	struct pamt_region *r;
 	struct pamt_page *p;
@@ -412,11 +412,11 @@ void pamt_clear_dirty_hkid(struct tdpsim_tdx_module *m, uint16_t hkid)
 /* ---- the pair of a region (Dynamic PAMT) ---- */
 
 /* Operand checks of the two pair pages (OPERAND_INVALID, ADDR_RANGE). */
-static uint64_t pair_check_valid(struct tdx_call *c, const uint64_t hpa[2],
+static uint64_t pair_check_valid(struct tdxm_call *c, const uint64_t hpa[2],
 				 const uint32_t operand[2])
 {
 	for (int i = 0; i < 2; i++) {
-		uint64_t ret = tdx_check_hpa(c->m, hpa[i], 1ULL << TDX_PAGE_SHIFT,
+		uint64_t ret = tdxm_check_hpa(c->m, hpa[i], 1ULL << TDX_PAGE_SHIFT,
 					     operand[i]);
 
 		if (ret)
@@ -430,7 +430,7 @@ static uint64_t pair_check_valid(struct tdx_call *c, const uint64_t hpa[2],
  * 2M page, not already a pair page, not the same page. Pages inside region
  * @target_idx (PAMT.ADD's own range) are only checked for the last two.
  */
-static uint64_t pair_check_free(struct tdx_call *c, const uint64_t hpa[2],
+static uint64_t pair_check_free(struct tdxm_call *c, const uint64_t hpa[2],
 				const uint32_t operand[2], uint64_t target_idx)
 {
 	struct tdpsim_tdx_module *m = c->m;
@@ -442,18 +442,18 @@ static uint64_t pair_check_free(struct tdx_call *c, const uint64_t hpa[2],
 
 		if (hpa[i] >> TDX_2M_SHIFT == target_idx)
 			continue;
-		ret = tdx_lock_page(c, hpa[i], 0, false, operand[i]);
+		ret = tdxm_lock_page(c, hpa[i], 0, false, operand[i]);
 		if (ret)
 			return ret;
 		if ((r && r->big.type != PT_NDA) ||
 		    (p && p->type != PT_NDA && p->type != PT_PAMT))
-			return tdx_err(TDX_PAGE_NOT_FREE, operand[i]);
+			return tdxm_err(TDX_PAGE_NOT_FREE, operand[i]);
 	}
 	for (int i = 0; i < 2; i++) {
 		struct pamt_page *p = pamt_page_find(m, hpa[i] >> TDX_PAGE_SHIFT);
 
 		if ((p && p->type == PT_PAMT) || (i && hpa[0] == hpa[1]))
-			return tdx_err(TDX_PAGE_NOT_FREE, operand[i]);
+			return tdxm_err(TDX_PAGE_NOT_FREE, operand[i]);
 	}
 	return TDX_SUCCESS;
 }
@@ -492,11 +492,11 @@ static void pair_install(struct tdpsim_tdx_module *m, uint64_t idx,
 	}
 	r->pair = true;
 	m->pairs++;
-	tdx_count(m, TDPSIM_STAT_PAMT_PAIRS, 1);
+	tdxm_count(m, TDPSIM_STAT_PAMT_PAIRS, 1);
 }
 
 /* Checks of DEMOTE's R12/R13 pair for a 2M page at region @idx. */
-uint64_t pamt_demote_check_pair(struct tdx_call *c, uint64_t idx)
+uint64_t pamt_demote_check_pair(struct tdxm_call *c, uint64_t idx)
 {
 	const uint64_t hpa[2] = { c->in.r12, c->in.r13 };
 	const uint32_t op[2] = { OPERAND_ID_R12, OPERAND_ID_R13 };
@@ -509,14 +509,14 @@ uint64_t pamt_demote_check_pair(struct tdx_call *c, uint64_t idx)
 	return pair_check_free(c, hpa, op, UINT64_MAX);
 }
 
-int pamt_demote_prepare_pair(struct tdx_call *c, uint64_t idx)
+int pamt_demote_prepare_pair(struct tdxm_call *c, uint64_t idx)
 {
 	const uint64_t hpa[2] = { c->in.r12, c->in.r13 };
 
 	return pair_prepare(c->m, idx, hpa);
 }
 
-void pamt_demote_install_pair(struct tdx_call *c, uint64_t idx)
+void pamt_demote_install_pair(struct tdxm_call *c, uint64_t idx)
 {
 	const uint64_t hpa[2] = { c->in.r12, c->in.r13 };
 
@@ -531,7 +531,7 @@ static uint64_t check_range_operand(struct tdpsim_tdx_module *m, uint64_t rcx,
 
 	if ((rcx & 0xfff) != 1 || (base & ((1ULL << TDX_2M_SHIFT) - 1)) ||
 	    (base & m->hkid_mask) || base >= m->max_pa)
-		return tdx_err(TDX_OPERAND_INVALID, OPERAND_ID_RCX);
+		return tdxm_err(TDX_OPERAND_INVALID, OPERAND_ID_RCX);
 	*ret_base = base;
 	return TDX_SUCCESS;
 }
@@ -540,7 +540,7 @@ static uint64_t check_range_operand(struct tdpsim_tdx_module *m, uint64_t rcx,
  * TDH.PHYMEM.PAMT.ADD: RCX = 2M-aligned HPA | 1, RDX and R8 = the pair.
  * The region must have no 2M page and no pair (HPA_RANGE_NOT_FREE).
  */
-uint64_t tdx_phymem_pamt_add(struct tdx_call *c)
+uint64_t tdxm_phymem_pamt_add(struct tdxm_call *c)
 {
 	struct tdpsim_tdx_module *m = c->m;
 	const uint64_t hpa[2] = { c->in.rdx, c->in.r8 };
@@ -549,23 +549,23 @@ uint64_t tdx_phymem_pamt_add(struct tdx_call *c)
 	uint64_t base, idx, ret;
 
 	if (!m->cfg.dynamic_pamt)
-		return tdx_err(TDX_OPERAND_INVALID, OPERAND_ID_RAX);
+		return tdxm_err(TDX_OPERAND_INVALID, OPERAND_ID_RAX);
 	ret = check_range_operand(m, c->in.rcx, &base);
 	if (ret)
 		return ret;
 	ret = pair_check_valid(c, hpa, op);
 	if (ret)
 		return ret;
-	ret = tdx_check_hpa(m, base, 1ULL << TDX_2M_SHIFT, OPERAND_ID_RCX);
+	ret = tdxm_check_hpa(m, base, 1ULL << TDX_2M_SHIFT, OPERAND_ID_RCX);
 	if (ret)
 		return ret;
 	idx = base >> TDX_2M_SHIFT;
-	ret = tdx_lock_page(c, base, 1, true, OPERAND_ID_RCX);
+	ret = tdxm_lock_page(c, base, 1, true, OPERAND_ID_RCX);
 	if (ret)
 		return ret;
 	r = pamt_region_find(m, idx);
 	if (r && (r->big.type != PT_NDA || r->pair))
-		return tdx_err(TDX_HPA_RANGE_NOT_FREE, OPERAND_ID_RCX);
+		return tdxm_err(TDX_HPA_RANGE_NOT_FREE, OPERAND_ID_RCX);
 	ret = pair_check_free(c, hpa, op, idx);
 	if (ret)
 		return ret;
@@ -581,36 +581,36 @@ uint64_t tdx_phymem_pamt_add(struct tdx_call *c)
  * (PAMT_PAGE_NOT_EMPTY, operand = which of the two pair pages holds the
  * first used entry). RDX, R8 out = the pair.
  */
-uint64_t tdx_phymem_pamt_remove(struct tdx_call *c)
+uint64_t tdxm_phymem_pamt_remove(struct tdxm_call *c)
 {
 	struct tdpsim_tdx_module *m = c->m;
 	struct pamt_region *r;
 	uint64_t base, idx, ret, pair[2];
 
 	if (!m->cfg.dynamic_pamt)
-		return tdx_err(TDX_OPERAND_INVALID, OPERAND_ID_RAX);
+		return tdxm_err(TDX_OPERAND_INVALID, OPERAND_ID_RAX);
 	ret = check_range_operand(m, c->in.rcx, &base);
 	if (ret)
 		return ret;
-	ret = tdx_check_hpa(m, base, 1ULL << TDX_2M_SHIFT, OPERAND_ID_RCX);
+	ret = tdxm_check_hpa(m, base, 1ULL << TDX_2M_SHIFT, OPERAND_ID_RCX);
 	if (ret)
 		return ret;
 	idx = base >> TDX_2M_SHIFT;
-	ret = tdx_lock_page(c, base, 1, true, OPERAND_ID_RCX);
+	ret = tdxm_lock_page(c, base, 1, true, OPERAND_ID_RCX);
 	if (ret)
 		return ret;
 	r = pamt_region_find(m, idx);
 	if (!r || !r->pair)
-		return tdx_err(TDX_NO_PAMT_PAGE_PAIR, OPERAND_ID_RCX);
+		return tdxm_err(TDX_NO_PAMT_PAGE_PAIR, OPERAND_ID_RCX);
 	if (r->users) {
 		for (unsigned int i = 0; i < REGION_PAGES; i++) {
 			struct pamt_page *p = pamt_page_find(m, (base >> TDX_PAGE_SHIFT) + i);
 
 			if (p && p->type != PT_NDA && p->type != PT_PAMT)
-				return tdx_err(TDX_PAMT_PAGE_NOT_EMPTY, i / 256);
+				return tdxm_err(TDX_PAMT_PAGE_NOT_EMPTY, i / 256);
 		}
 		TDPSIM_WARN_ON_ONCE(1);
-		return tdx_err(TDX_PAMT_PAGE_NOT_EMPTY, 0);
+		return tdxm_err(TDX_PAMT_PAGE_NOT_EMPTY, 0);
 	}
 	pair[0] = r->pair_hpa[0];
 	pair[1] = r->pair_hpa[1];
@@ -631,7 +631,7 @@ uint64_t tdx_phymem_pamt_remove(struct tdx_call *c)
 	c->a->rdx = pair[0];
 	c->a->r8 = pair[1];
 	m->pairs--;
-	tdx_count(m, TDPSIM_STAT_PAMT_PAIRS, -1);
+	tdxm_count(m, TDPSIM_STAT_PAMT_PAIRS, -1);
 	pamt_tidy(m, base);
 	return TDX_SUCCESS;
 }
@@ -644,36 +644,36 @@ uint64_t tdx_phymem_pamt_remove(struct tdx_call *c)
  * R8 = its size, R9 bit 62 = the removal hint. A TDR is reclaimed last:
  * TD_ASSOCIATED_PAGES_EXIST while the TD still owns pages.
  */
-uint64_t tdx_phymem_page_reclaim(struct tdx_call *c)
+uint64_t tdxm_phymem_page_reclaim(struct tdxm_call *c)
 {
 	struct tdpsim_tdx_module *m = c->m;
 	uint64_t hpa = c->in.rcx, ret;
 	struct pamt_region *r;
 	struct pamt_page *e;
-	struct tdx_td *td;
+	struct tdxm_td *td;
 	int size = 0;
 	bool hint;
 
 	c->a->r8 = 0;
 	c->a->r9 = 0;
-	ret = tdx_check_hpa(m, hpa, 1ULL << TDX_PAGE_SHIFT, OPERAND_ID_RCX);
+	ret = tdxm_check_hpa(m, hpa, 1ULL << TDX_PAGE_SHIFT, OPERAND_ID_RCX);
 	if (ret)
 		return ret;
 	r = pamt_region_find(m, hpa >> TDX_2M_SHIFT);
 	if (r && r->big.type != PT_NDA)
 		size = 1;
-	ret = tdx_lock_page(c, size ? hpa & ~((1ULL << TDX_2M_SHIFT) - 1) : hpa,
+	ret = tdxm_lock_page(c, size ? hpa & ~((1ULL << TDX_2M_SHIFT) - 1) : hpa,
 			    size, true, OPERAND_ID_RCX);
 	if (ret)
 		return ret;
 	e = size ? &r->big : pamt_page_find(m, hpa >> TDX_PAGE_SHIFT);
 	if (!e || e->type == PT_NDA || e->type == PT_PAMT)
-		return tdx_err(TDX_PAGE_METADATA_INCORRECT, OPERAND_ID_RCX);
+		return tdxm_err(TDX_PAGE_METADATA_INCORRECT, OPERAND_ID_RCX);
 	c->a->rcx = e->type;
 	c->a->rdx = e->type == PT_TDR ? hpa : e->owner->tdr;
 	c->a->r8 = (uint64_t)size;
 	if (size && (hpa & ((1ULL << TDX_2M_SHIFT) - 1)))
-		return tdx_err(TDX_OPERAND_INVALID, OPERAND_ID_RCX);
+		return tdxm_err(TDX_OPERAND_INVALID, OPERAND_ID_RCX);
 
 	if (e->type == PT_TDR) {
 		td = e->obj;
@@ -683,18 +683,18 @@ uint64_t tdx_phymem_page_reclaim(struct tdx_call *c)
 			return TDX_TD_ASSOCIATED_PAGES_EXIST;
 		/* The TDR is encrypted with the module's global key. */
 		hint = pamt_release_4k(m, hpa, (uint16_t)m->cfg.global_hkid);
-		tdx_td_free(m, td);
+		tdxm_td_free(m, td);
 		goto out;
 	}
 
 	td = e->owner;
-	ret = tdx_lock_page(c, td->tdr, 0, false, OPERAND_ID_TDR);
+	ret = tdxm_lock_page(c, td->tdr, 0, false, OPERAND_ID_TDR);
 	if (ret)
 		return ret;
 	if (td->lifecycle != TDPSIM_TD_TEARDOWN)
 		return TDX_LIFECYCLE_STATE_INCORRECT;
 
-	td->child_count -= tdx_level_pages(size);
+	td->child_count -= tdxm_level_pages(size);
 	switch (e->type) {
 	case PT_EPT:
 		td->nr_sept_pages--;
@@ -705,7 +705,7 @@ uint64_t tdx_phymem_page_reclaim(struct tdx_call *c)
 			sept_page_detach_free(m, e->obj);
 		break;
 	case PT_TDVPR:
-		tdx_vcpu_free(m, e->obj);
+		tdxm_vcpu_free(m, e->obj);
 		break;
 	case PT_REG:
 		/* The S-EPT is dead after teardown; forget the mapping. */
@@ -728,7 +728,7 @@ out:
  * Writes back the page's lines for that key: if the page is dirty with it,
  * it is clean now.
  */
-uint64_t tdx_phymem_page_wbinvd(struct tdx_call *c)
+uint64_t tdxm_phymem_page_wbinvd(struct tdxm_call *c)
 {
 	struct tdpsim_tdx_module *m = c->m;
 	uint64_t hpa = c->in.rcx & ~m->hkid_mask, ret;
@@ -736,16 +736,16 @@ uint64_t tdx_phymem_page_wbinvd(struct tdx_call *c)
 	struct pamt_region *r;
 	struct pamt_page *p;
 
-	ret = tdx_check_hpa(m, hpa, 1ULL << TDX_PAGE_SHIFT, OPERAND_ID_RCX);
+	ret = tdxm_check_hpa(m, hpa, 1ULL << TDX_PAGE_SHIFT, OPERAND_ID_RCX);
 	if (ret)
 		return ret;
-	ret = tdx_lock_page(c, hpa, 0, false, OPERAND_ID_RCX);
+	ret = tdxm_lock_page(c, hpa, 0, false, OPERAND_ID_RCX);
 	if (ret)
 		return ret;
 	r = pamt_region_find(m, hpa >> TDX_2M_SHIFT);
 	p = pamt_page_find(m, hpa >> TDX_PAGE_SHIFT);
 	if ((r && r->big.type != PT_NDA) || (p && p->type != PT_NDA))
-		return tdx_err(TDX_PAGE_METADATA_INCORRECT, OPERAND_ID_RCX);
+		return tdxm_err(TDX_PAGE_METADATA_INCORRECT, OPERAND_ID_RCX);
 	if (r && r->nr_dirty && r->dirty_hkid == hkid) {
 		region_clear_dirty(m, r, (hpa >> TDX_PAGE_SHIFT) % REGION_PAGES);
 		pamt_tidy(m, hpa);
@@ -866,11 +866,11 @@ void pamt_free_all(struct tdpsim_tdx_module *m)
 			break;
 		case PT_TDVPR:
 			free_obj(m->alloc, TDPSIM_ALLOC_KIND_MISC, p->obj,
-				 sizeof(struct tdx_vcpu));
+				 sizeof(struct tdxm_vcpu));
 			break;
 		case PT_TDR:
 			free_obj(m->alloc, TDPSIM_ALLOC_KIND_MISC, p->obj,
-				 sizeof(struct tdx_td));
+				 sizeof(struct tdxm_td));
 			break;
 		}
 		free_obj(m->alloc, TDPSIM_ALLOC_KIND_PAMT, p, sizeof(*p));

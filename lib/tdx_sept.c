@@ -19,7 +19,7 @@
 
 /* ---- pages ---- */
 
-struct sept_page *sept_page_alloc(struct tdpsim_tdx_module *m, struct tdx_td *td,
+struct sept_page *sept_page_alloc(struct tdpsim_tdx_module *m, struct tdxm_td *td,
 				  int level, uint64_t gpa, tdpsim_hpa_t hpa)
 {
 	struct sept_page *sp;
@@ -96,7 +96,7 @@ void sept_page_detach_free(struct tdpsim_tdx_module *m, struct sept_page *sp)
  * a leaf or at an entry with RWX clear: FREE, PENDING, any blocked state).
  * Returns the entry it stopped at; *@ret_level is that entry's level.
  */
-static struct sept_entry *sept_walk(struct tdx_td *td, uint64_t gpa, int level,
+static struct sept_entry *sept_walk(struct tdxm_td *td, uint64_t gpa, int level,
 				    int *ret_level, struct sept_page **ret_sp)
 {
 	struct sept_page *sp = td->root;
@@ -121,7 +121,7 @@ static struct sept_entry *sept_walk(struct tdx_td *td, uint64_t gpa, int level,
  * the entry found, as an architectural-looking EPT entry (HPA, RWX for the
  * guest-accessible states, bit 7 for a huge leaf); RDX = level | state << 8.
  */
-static void sept_ext(struct tdx_call *c, const struct sept_entry *e, int level)
+static void sept_ext(struct tdxm_call *c, const struct sept_entry *e, int level)
 {
 	uint8_t st = sept_state(e);
 	uint64_t arch = sept_hpa(e);
@@ -158,7 +158,7 @@ static void sept_set_state(struct sept_entry *e, uint8_t st)
 enum tree_lock { TREE_NONE, TREE_SHARED, TREE_EXCL };
 
 struct mem_op {
-	struct tdx_td *td;
+	struct tdxm_td *td;
 	uint64_t gpa;
 	int level;			/* TDX level asked for */
 	struct sept_page *sp;		/* the page holding the entry */
@@ -171,17 +171,17 @@ struct mem_op {
  * and check_gpa_validity): reserved bits 11:3 and 63:52 clear, a level in
  * [@min, @max], the GPA aligned to it, below GPAW, shared bit clear.
  */
-static uint64_t check_page_info(const struct tdx_td *td, uint64_t rcx, int min,
+static uint64_t check_page_info(const struct tdxm_td *td, uint64_t rcx, int min,
 				int max, uint64_t *ret_gpa, int *ret_level)
 {
 	int level = (int)(rcx & 7);
 	uint64_t gpa = rcx & ~0xfffULL;
 
 	if ((rcx & 0xff8) || (rcx >> 52) || level < min || level > max ||
-	    (gpa & (tdx_level_size(level) - 1)))
-		return tdx_err(TDX_OPERAND_INVALID, OPERAND_ID_RCX);
+	    (gpa & (tdxm_level_size(level) - 1)))
+		return tdxm_err(TDX_OPERAND_INVALID, OPERAND_ID_RCX);
 	if (gpa >= td->gpaw_limit || (gpa & td->shared_bit))
-		return tdx_err(TDX_OPERAND_INVALID, OPERAND_ID_RCX);
+		return tdxm_err(TDX_OPERAND_INVALID, OPERAND_ID_RCX);
 	*ret_gpa = gpa;
 	*ret_level = level;
 	return TDX_SUCCESS;
@@ -194,28 +194,28 @@ static uint64_t check_page_info(const struct tdx_td *td, uint64_t rcx, int min,
  * lock (@tree), the walk to that level (EPT_WALK_FAILED if it stops above),
  * and, if @lock_entry, the entry's lock. Fills @op.
  */
-static uint64_t mem_prologue(struct tdx_call *c, uint64_t tdr, bool tdr_excl,
+static uint64_t mem_prologue(struct tdxm_call *c, uint64_t tdr, bool tdr_excl,
 			     int min, int max, enum tree_lock tree,
 			     bool lock_entry, struct mem_op *op)
 {
-	struct tdx_td *td;
+	struct tdxm_td *td;
 	int walk_level;
 	uint64_t ret;
 
-	ret = tdx_get_td(c, tdr, OPERAND_ID_RDX, tdr_excl, &td);
+	ret = tdxm_get_td(c, tdr, OPERAND_ID_RDX, tdr_excl, &td);
 	if (ret)
 		return ret;
-	ret = tdx_check_td_state(c, td);
+	ret = tdxm_check_td_state(c, td);
 	if (ret)
 		return ret;
 	if (TDPSIM_WARN_ON_ONCE(!td->root))
-		return tdx_err(TDX_OP_STATE_INCORRECT, td->op_state);
+		return tdxm_err(TDX_OP_STATE_INCORRECT, td->op_state);
 	ret = check_page_info(td, c->in.rcx, min, max < 0 ? td->root_level : max,
 			      &op->gpa, &op->level);
 	if (ret)
 		return ret;
 	if (tree != TREE_NONE) {
-		ret = tdx_lock(c, LK_TREE, td->tdr, 0, tree == TREE_EXCL,
+		ret = tdxm_lock(c, LK_TREE, td->tdr, 0, tree == TREE_EXCL,
 			       OPERAND_ID_SEPT_TREE);
 		if (ret)
 			return ret;
@@ -225,10 +225,10 @@ static uint64_t mem_prologue(struct tdx_call *c, uint64_t tdr, bool tdr_excl,
 	op->idx = (unsigned int)(op->e - op->sp->e);
 	if (walk_level != op->level) {
 		sept_ext(c, op->e, walk_level);
-		return tdx_err(TDX_EPT_WALK_FAILED, OPERAND_ID_RCX);
+		return tdxm_err(TDX_EPT_WALK_FAILED, OPERAND_ID_RCX);
 	}
 	if (lock_entry) {
-		ret = tdx_lock(c, LK_SEPTE, td->tdr, op->gpa | (uint64_t)op->level,
+		ret = tdxm_lock(c, LK_SEPTE, td->tdr, op->gpa | (uint64_t)op->level,
 			       true, OPERAND_ID_RCX);
 		if (ret) {
 			sept_ext(c, op->e, op->level);
@@ -239,14 +239,14 @@ static uint64_t mem_prologue(struct tdx_call *c, uint64_t tdr, bool tdr_excl,
 }
 
 /* Refuse @op's entry with @code on RCX and the extended information. */
-static uint64_t refuse(struct tdx_call *c, const struct mem_op *op, uint64_t code)
+static uint64_t refuse(struct tdxm_call *c, const struct mem_op *op, uint64_t code)
 {
 	sept_ext(c, op->e, op->level);
-	return tdx_err(code, OPERAND_ID_RCX);
+	return tdxm_err(code, OPERAND_ID_RCX);
 }
 
 /* TLB tracking is enforced in RUNNABLE only (op_state_is_tlb_tracking_required). */
-static bool tracking_required(const struct tdx_td *td)
+static bool tracking_required(const struct tdxm_td *td)
 {
 	return td->op_state == TDPSIM_TD_OP_RUNNABLE;
 }
@@ -266,7 +266,7 @@ static uint64_t *entry_bepoch(struct tdpsim_tdx_module *m, const struct mem_op *
  * mapping needs it blocked (GPA_RANGE_NOT_BLOCKED) and the block tracked
  * (TLB_TRACKING_NOT_DONE on @tn_operand).
  */
-static uint64_t check_blocked_tracked(struct tdx_call *c, const struct mem_op *op,
+static uint64_t check_blocked_tracked(struct tdxm_call *c, const struct mem_op *op,
 				      uint32_t tn_operand)
 {
 	uint64_t *bepoch;
@@ -277,9 +277,9 @@ static uint64_t check_blocked_tracked(struct tdx_call *c, const struct mem_op *o
 		return refuse(c, op, TDX_GPA_RANGE_NOT_BLOCKED);
 	bepoch = entry_bepoch(c->m, op);
 	if (TDPSIM_WARN_ON_ONCE(!bepoch))
-		return tdx_err(TDX_TLB_TRACKING_NOT_DONE, tn_operand);
-	if (!tdx_is_tracked(op->td, *bepoch))
-		return tdx_err(TDX_TLB_TRACKING_NOT_DONE, tn_operand);
+		return tdxm_err(TDX_TLB_TRACKING_NOT_DONE, tn_operand);
+	if (!tdxm_is_tracked(op->td, *bepoch))
+		return tdxm_err(TDX_TLB_TRACKING_NOT_DONE, tn_operand);
 	return TDX_SUCCESS;
 }
 
@@ -289,7 +289,7 @@ static uint64_t check_blocked_tracked(struct tdx_call *c, const struct mem_op *o
  * TDH.MEM.SEPT.ADD: RCX = GPA | level (1 .. root level), RDX = TDR (v1: bit 0
  * = allow existing), R8 = the new S-EPT page. FREE -> NL_MAPPED.
  */
-uint64_t tdx_mem_sept_add(struct tdx_call *c)
+uint64_t tdxm_mem_sept_add(struct tdxm_call *c)
 {
 	struct tdpsim_tdx_module *m = c->m;
 	uint64_t rdx = c->in.rdx, hpa = c->in.r8, ret;
@@ -297,10 +297,8 @@ uint64_t tdx_mem_sept_add(struct tdx_call *c)
 	struct mem_op op;
 	uint8_t st;
 
-	if (c->version > 1)
-		return tdx_err(TDX_OPERAND_INVALID, OPERAND_ID_RAX);
 	if ((rdx & 0xffe) || (!c->version && (rdx & 1)))
-		return tdx_err(TDX_OPERAND_INVALID, OPERAND_ID_RDX);
+		return tdxm_err(TDX_OPERAND_INVALID, OPERAND_ID_RDX);
 	ret = mem_prologue(c, rdx & ~0xfffULL, false, 1, -1, TREE_SHARED, true, &op);
 	if (ret)
 		return ret;
@@ -338,7 +336,7 @@ uint64_t tdx_mem_sept_add(struct tdx_call *c)
  * implicitly locked), R8 = the page, R9 = the source (shared) page. Only
  * before MR.FINALIZE. FREE -> MAPPED.
  */
-uint64_t tdx_mem_page_add(struct tdx_call *c)
+uint64_t tdxm_mem_page_add(struct tdxm_call *c)
 {
 	struct tdpsim_tdx_module *m = c->m;
 	uint64_t hpa = c->in.r8, src = c->in.r9, ret;
@@ -350,7 +348,7 @@ uint64_t tdx_mem_page_add(struct tdx_call *c)
 	if (sept_state(op.e) != TDPSIM_SEPT_FREE)
 		return refuse(c, &op, TDX_EPT_ENTRY_STATE_INCORRECT);
 	if ((src & 0xfff) || (src & m->hkid_mask) || src >= m->max_pa)
-		return tdx_err(TDX_OPERAND_INVALID, OPERAND_ID_R9);
+		return tdxm_err(TDX_OPERAND_INVALID, OPERAND_ID_R9);
 	ret = pamt_check_free(c, hpa, 0, OPERAND_ID_R8);
 	if (ret)
 		return ret;
@@ -367,7 +365,7 @@ uint64_t tdx_mem_page_add(struct tdx_call *c)
  * TDH.MEM.PAGE.AUG: RCX = GPA | level (4K or 2M), RDX = TDR, R8 = the page
  * (2M-aligned for 2M). FREE -> PENDING.
  */
-uint64_t tdx_mem_page_aug(struct tdx_call *c)
+uint64_t tdxm_mem_page_aug(struct tdxm_call *c)
 {
 	struct tdpsim_tdx_module *m = c->m;
 	uint64_t hpa = c->in.r8, ret;
@@ -388,7 +386,7 @@ uint64_t tdx_mem_page_aug(struct tdx_call *c)
 		return TDX_SW_ERROR | ENOMEM;
 	op.e->raw = hpa | TDPSIM_SEPT_PENDING;
 	op.sp->nr_present++;
-	op.td->child_count += tdx_level_pages(op.level);
+	op.td->child_count += tdxm_level_pages(op.level);
 	return TDX_SUCCESS;
 }
 
@@ -398,7 +396,7 @@ uint64_t tdx_mem_page_aug(struct tdx_call *c)
  * the TD epoch as the blocking epoch; a blocked entry gives the warning
  * GPA_RANGE_ALREADY_BLOCKED.
  */
-uint64_t tdx_mem_range_block(struct tdx_call *c)
+uint64_t tdxm_mem_range_block(struct tdxm_call *c)
 {
 	uint64_t *bepoch, ret;
 	struct mem_op op;
@@ -436,7 +434,7 @@ uint64_t tdx_mem_range_block(struct tdx_call *c)
  * TDH.MEM.RANGE.UNBLOCK: the reverse of BLOCK, in RUNNABLE only once the
  * block is tracked (TLB_TRACKING_NOT_DONE on the S-EPT tree operand).
  */
-uint64_t tdx_mem_range_unblock(struct tdx_call *c)
+uint64_t tdxm_mem_range_unblock(struct tdxm_call *c)
 {
 	uint64_t *bepoch, ret;
 	struct mem_op op;
@@ -448,8 +446,8 @@ uint64_t tdx_mem_range_unblock(struct tdx_call *c)
 		return refuse(c, &op, TDX_EPT_ENTRY_STATE_INCORRECT);
 	if (tracking_required(op.td)) {
 		bepoch = entry_bepoch(c->m, &op);
-		if (!bepoch || !tdx_is_tracked(op.td, *bepoch))
-			return tdx_err(TDX_TLB_TRACKING_NOT_DONE, OPERAND_ID_SEPT_TREE);
+		if (!bepoch || !tdxm_is_tracked(op.td, *bepoch))
+			return tdxm_err(TDX_TLB_TRACKING_NOT_DONE, OPERAND_ID_SEPT_TREE);
 	}
 	sept_set_state(op.e, sept_unblocked(sept_state(op.e)));
 	return TDX_SUCCESS;
@@ -460,7 +458,7 @@ uint64_t tdx_mem_range_unblock(struct tdx_call *c)
  * RUNNABLE blocked and tracked) -> FREE; the page -> PT_NDA, dirty with the
  * TD's key until PAGE.WBINVD. RCX out = the page | the PAMT removal hint.
  */
-uint64_t tdx_mem_page_remove(struct tdx_call *c)
+uint64_t tdxm_mem_page_remove(struct tdxm_call *c)
 {
 	struct tdpsim_tdx_module *m = c->m;
 	uint64_t hpa, ret;
@@ -473,7 +471,7 @@ uint64_t tdx_mem_page_remove(struct tdx_call *c)
 	if (!sept_state_is_leaf(sept_state(op.e)))
 		return refuse(c, &op, TDX_EPT_ENTRY_STATE_INCORRECT);
 	hpa = sept_hpa(op.e);
-	ret = tdx_lock_page(c, hpa, op.level, true, OPERAND_ID_RCX);
+	ret = tdxm_lock_page(c, hpa, op.level, true, OPERAND_ID_RCX);
 	if (ret)
 		return ret;
 	ret = check_blocked_tracked(c, &op, OPERAND_ID_RCX);
@@ -482,7 +480,7 @@ uint64_t tdx_mem_page_remove(struct tdx_call *c)
 
 	op.e->raw = 0;
 	op.sp->nr_present--;
-	op.td->child_count -= tdx_level_pages(op.level);
+	op.td->child_count -= tdxm_level_pages(op.level);
 	hint = pamt_unmap_private(m, hpa, op.level, op.td->hkid);
 	c->a->rcx = hpa | (hint ? TDX_PAMT_REMOVAL_HINT : 0);
 	return TDX_SUCCESS;
@@ -494,7 +492,7 @@ uint64_t tdx_mem_page_remove(struct tdx_call *c)
  * S-EPT page has no entry left (EPT_PAGE_NOT_FREE) -> FREE; the S-EPT page
  * -> PT_NDA. RCX out = the S-EPT page.
  */
-uint64_t tdx_mem_sept_remove(struct tdx_call *c)
+uint64_t tdxm_mem_sept_remove(struct tdxm_call *c)
 {
 	struct tdpsim_tdx_module *m = c->m;
 	struct sept_page *child;
@@ -509,7 +507,7 @@ uint64_t tdx_mem_sept_remove(struct tdx_call *c)
 	if (st != TDPSIM_SEPT_NL_MAPPED && st != TDPSIM_SEPT_NL_BLOCKED)
 		return refuse(c, &op, TDX_EPT_ENTRY_STATE_INCORRECT);
 	child = op.e->child;
-	ret = tdx_lock_page(c, child->hpa, 0, true, OPERAND_ID_RCX);
+	ret = tdxm_lock_page(c, child->hpa, 0, true, OPERAND_ID_RCX);
 	if (ret)
 		return ret;
 	ret = check_blocked_tracked(c, &op, OPERAND_ID_RCX);
@@ -535,7 +533,7 @@ uint64_t tdx_mem_sept_remove(struct tdx_call *c)
  * the range. A leaf (in RUNNABLE blocked and tracked) -> NL_MAPPED over 512
  * leaves in its unblocked state, physically contiguous.
  */
-uint64_t tdx_mem_page_demote(struct tdx_call *c)
+uint64_t tdxm_mem_page_demote(struct tdxm_call *c)
 {
 	struct tdpsim_tdx_module *m = c->m;
 	uint64_t base, new_hpa = c->in.r8, idx, ret;
@@ -547,10 +545,8 @@ uint64_t tdx_mem_page_demote(struct tdx_call *c)
 	uint8_t st;
 	unsigned int i;
 
-	if (c->version)
-		return tdx_err(TDX_OPERAND_INVALID, OPERAND_ID_RAX);
 	if (c->in.rdx & 0xfff)
-		return tdx_err(TDX_OPERAND_INVALID, OPERAND_ID_RDX);
+		return tdxm_err(TDX_OPERAND_INVALID, OPERAND_ID_RDX);
 	ret = mem_prologue(c, c->in.rdx, false, 1, 2, TREE_SHARED, true, &op);
 	if (ret)
 		return ret;
@@ -568,7 +564,7 @@ uint64_t tdx_mem_page_demote(struct tdx_call *c)
 		return ret;
 	base = sept_hpa(op.e);
 	idx = base >> TDX_2M_SHIFT;
-	ret = tdx_lock_page(c, base, 1, true, OPERAND_ID_RCX);
+	ret = tdxm_lock_page(c, base, 1, true, OPERAND_ID_RCX);
 	if (ret)
 		return ret;
 	dpamt = m->cfg.dynamic_pamt;
@@ -628,23 +624,23 @@ err_pages:
  * TDH.MR.EXTEND: RCX = GPA of a 256-byte chunk of a MAPPED page, RDX = TDR
  * (exclusive); before MR.FINALIZE. Counted, not measured.
  */
-uint64_t tdx_mr_extend(struct tdx_call *c)
+uint64_t tdxm_mr_extend(struct tdxm_call *c)
 {
 	uint64_t gpa = c->in.rcx, ret;
 	struct sept_page *sp;
 	struct sept_entry *e;
-	struct tdx_td *td;
+	struct tdxm_td *td;
 	int level;
 	uint8_t st;
 
-	ret = tdx_get_td(c, c->in.rdx, OPERAND_ID_RDX, true, &td);
+	ret = tdxm_get_td(c, c->in.rdx, OPERAND_ID_RDX, true, &td);
 	if (ret)
 		return ret;
-	ret = tdx_check_td_state(c, td);
+	ret = tdxm_check_td_state(c, td);
 	if (ret)
 		return ret;
 	if ((gpa & 0xff) || gpa >= td->gpaw_limit || (gpa & td->shared_bit))
-		return tdx_err(TDX_OPERAND_INVALID, OPERAND_ID_RCX);
+		return tdxm_err(TDX_OPERAND_INVALID, OPERAND_ID_RCX);
 	e = sept_walk(td, gpa & ~0xfffULL, 0, &level, &sp);
 	st = sept_state(e);
 	if (st == TDPSIM_SEPT_MAPPED) {
@@ -653,26 +649,26 @@ uint64_t tdx_mr_extend(struct tdx_call *c)
 	}
 	sept_ext(c, e, level);
 	if (level && !sept_state_is_leaf(st))
-		return tdx_err(TDX_EPT_WALK_FAILED, OPERAND_ID_RCX);
-	return tdx_err(TDX_EPT_ENTRY_STATE_INCORRECT, OPERAND_ID_RCX);
+		return tdxm_err(TDX_EPT_WALK_FAILED, OPERAND_ID_RCX);
+	return tdxm_err(TDX_EPT_ENTRY_STATE_INCORRECT, OPERAND_ID_RCX);
 }
 
 /*
  * TDG.MEM.PAGE.ACCEPT, from the guest on the vCPU whose TDVPR is in the
  * call's R10: RCX = GPA | level (4K or 2M). PENDING at that level ->
  * MAPPED. MAPPED at or above it: PAGE_ALREADY_ACCEPTED (operand: the level
- * where the walk ended). A non-leaf at that level: PAGE_SIZE_MISMATCH.
+ * where the walk ended). NL_MAPPED at that level: PAGE_SIZE_MISMATCH.
  * Anything else (FREE, blocked, a PENDING or blocked leaf above, a missing
  * S-EPT page): an EPT-violation TD exit with an ACCEPT extended exit
  * qualification, which KVM sees; the guest sees nothing.
  */
-uint64_t tdx_mem_page_accept(struct tdx_call *c)
+uint64_t tdxm_mem_page_accept(struct tdxm_call *c)
 {
 	struct tdpsim_tdx_accept_result *res = c->accept;
-	struct tdx_vcpu *v = tdx_vcpu_find(c->m, c->in.r10);
+	struct tdxm_vcpu *v = tdxm_vcpu_find(c->m, c->in.r10);
 	struct sept_page *sp;
 	struct sept_entry *e;
-	struct tdx_td *td;
+	struct tdxm_td *td;
 	int level, wl;
 	uint64_t gpa, ret;
 	uint8_t st;
@@ -693,11 +689,16 @@ uint64_t tdx_mem_page_accept(struct tdx_call *c)
 			return TDX_PAGE_ALREADY_ACCEPTED | (uint32_t)wl;
 		goto violation;
 	}
-	ret = tdx_lock(c, LK_SEPTE, td->tdr, gpa | (uint64_t)level, true,
+	ret = tdxm_lock(c, LK_SEPTE, td->tdr, gpa | (uint64_t)level, true,
 		       OPERAND_ID_RCX);
 	if (ret)
 		return ret;
-	if (st == TDPSIM_SEPT_NL_MAPPED || st == TDPSIM_SEPT_NL_BLOCKED)
+	/*
+	 * tdx-module.md section 2.2: a blocked non-leaf exits like every
+	 * blocked entry (the module source answers PAGE_SIZE_MISMATCH for any
+	 * non-leaf; docs/tdx-module.md).
+	 */
+	if (st == TDPSIM_SEPT_NL_MAPPED)
 		return TDX_PAGE_SIZE_MISMATCH | (uint32_t)level;
 	if (st == TDPSIM_SEPT_MAPPED)
 		return TDX_PAGE_ALREADY_ACCEPTED | (uint32_t)level;
@@ -714,7 +715,7 @@ violation:
 	res->eeq = TDPSIM_TDX_EEQ_TYPE_ACCEPT | (uint64_t)level << 32 |
 		   (uint64_t)wl << 35 | (uint64_t)st << 38 |
 		   (uint64_t)res->walk_leaf << 46;
-	tdx_vcpu_exit(v);
+	tdxm_vcpu_exit(v);
 	return TDX_SUCCESS;
 }
 
@@ -726,13 +727,13 @@ int tdpsim_tdx_sept_lookup(struct tdpsim_tdx_module *m, tdpsim_hpa_t tdr,
 {
 	struct sept_page *sp;
 	struct sept_entry *e;
-	struct tdx_td *td;
+	struct tdxm_td *td;
 	int ret = -ENOENT, wl;
 
 	if (!m || !ret_info)
 		return -EINVAL;
 	pthread_mutex_lock(&m->lock);
-	td = tdx_td_find(m, tdr);
+	td = tdxm_td_find(m, tdr);
 	if (!td || !td->root)
 		goto out;
 	ret = -EINVAL;
@@ -740,7 +741,7 @@ int tdpsim_tdx_sept_lookup(struct tdpsim_tdx_module *m, tdpsim_hpa_t tdr,
 		goto out;
 	e = sept_walk(td, gpa, level - 1, &wl, &sp);
 	memset(ret_info, 0, sizeof(*ret_info));
-	ret_info->gpa = gpa & ~(tdx_level_size(wl) - 1);
+	ret_info->gpa = gpa & ~(tdxm_level_size(wl) - 1);
 	ret_info->level = wl + 1;
 	ret_info->state = (enum tdpsim_sept_state)sept_state(e);
 	ret_info->hpa = sept_hpa(e);
@@ -753,7 +754,7 @@ out:
 static int sept_visit(const struct sept_page *sp, uint64_t start, uint64_t end,
 		      tdpsim_sept_entry_fn fn, void *opaque)
 {
-	uint64_t size = tdx_level_size(sp->level);
+	uint64_t size = tdxm_level_size(sp->level);
 
 	for (unsigned int i = 0; i < SEPT_ENTRIES; i++) {
 		const struct sept_entry *e = &sp->e[i];
@@ -784,13 +785,13 @@ int tdpsim_tdx_sept_for_each(struct tdpsim_tdx_module *m, tdpsim_hpa_t tdr,
 			     uint64_t start, uint64_t end,
 			     tdpsim_sept_entry_fn fn, void *opaque)
 {
-	struct tdx_td *td;
+	struct tdxm_td *td;
 	int ret = -ENOENT;
 
 	if (!m || !fn)
 		return -EINVAL;
 	pthread_mutex_lock(&m->lock);
-	td = tdx_td_find(m, tdr);
+	td = tdxm_td_find(m, tdr);
 	if (td && td->root)
 		ret = sept_visit(td->root, start, end, fn, opaque);
 	pthread_mutex_unlock(&m->lock);

@@ -59,7 +59,7 @@
 #define OPERAND_ID_TD_EPOCH		TDPSIM_TDX_OPERAND_TD_EPOCH
 
 /* A status with an operand id in its low half (api_error_with_operand_id). */
-static inline uint64_t tdx_err(uint64_t code, uint32_t operand)
+static inline uint64_t tdxm_err(uint64_t code, uint32_t operand)
 {
 	return code | operand;
 }

@@ -19,9 +19,9 @@
 #include "internal.h"
 #include "tdx.h"
 
-void tdx_td_free(struct tdpsim_tdx_module *m, struct tdx_td *td)
+void tdxm_td_free(struct tdpsim_tdx_module *m, struct tdxm_td *td)
 {
-	struct tdx_td **pp;
+	struct tdxm_td **pp;
 
 	for (pp = &m->tds; *pp; pp = &(*pp)->next) {
 		if (*pp == td) {
@@ -33,9 +33,9 @@ void tdx_td_free(struct tdpsim_tdx_module *m, struct tdx_td *td)
 	free_obj(m->alloc, TDPSIM_ALLOC_KIND_MISC, td, sizeof(*td));
 }
 
-void tdx_vcpu_free(struct tdpsim_tdx_module *m, struct tdx_vcpu *vcpu)
+void tdxm_vcpu_free(struct tdpsim_tdx_module *m, struct tdxm_vcpu *vcpu)
 {
-	struct tdx_td *td = vcpu->td;
+	struct tdxm_td *td = vcpu->td;
 
 	td->nr_vcpus--;
 	if (vcpu->associated)
@@ -44,9 +44,9 @@ void tdx_vcpu_free(struct tdpsim_tdx_module *m, struct tdx_vcpu *vcpu)
 }
 
 /* The TD exit of @vcpu: it leaves the epoch it entered in. */
-void tdx_vcpu_exit(struct tdx_vcpu *vcpu)
+void tdxm_vcpu_exit(struct tdxm_vcpu *vcpu)
 {
-	struct tdx_td *td = vcpu->td;
+	struct tdxm_td *td = vcpu->td;
 
 	if (TDPSIM_WARN_ON_ONCE(!vcpu->in_guest))
 		return;
@@ -60,28 +60,28 @@ void tdx_vcpu_exit(struct tdx_vcpu *vcpu)
  * type PT_TDVPR, and not held by a vCPU running in the TD (VP.ENTER holds
  * the TDVPR until the TD exits): OPERAND_BUSY then.
  */
-static uint64_t get_vcpu(struct tdx_call *c, uint64_t tdvpr, uint32_t operand,
-			 struct tdx_vcpu **ret_vcpu)
+static uint64_t get_vcpu(struct tdxm_call *c, uint64_t tdvpr, uint32_t operand,
+			 struct tdxm_vcpu **ret_vcpu)
 {
 	struct pamt_page *p;
 	uint64_t ret;
 
-	ret = tdx_check_hpa(c->m, tdvpr, 1ULL << TDX_PAGE_SHIFT, operand);
+	ret = tdxm_check_hpa(c->m, tdvpr, 1ULL << TDX_PAGE_SHIFT, operand);
 	if (ret)
 		return ret;
-	ret = tdx_lock_page(c, tdvpr, 0, true, operand);
+	ret = tdxm_lock_page(c, tdvpr, 0, true, operand);
 	if (ret)
 		return ret;
 	p = pamt_page_find(c->m, tdvpr >> TDX_PAGE_SHIFT);
 	if (!p || p->type != PT_TDVPR)
-		return tdx_err(TDX_PAGE_METADATA_INCORRECT, operand);
-	if (((struct tdx_vcpu *)p->obj)->in_guest)
-		return tdx_err(TDX_OPERAND_BUSY, operand);
+		return tdxm_err(TDX_PAGE_METADATA_INCORRECT, operand);
+	if (((struct tdxm_vcpu *)p->obj)->in_guest)
+		return tdxm_err(TDX_OPERAND_BUSY, operand);
 	*ret_vcpu = p->obj;
 	return TDX_SUCCESS;
 }
 
-static void vcpu_associate(struct tdx_vcpu *v)
+static void vcpu_associate(struct tdxm_vcpu *v)
 {
 	if (!v->associated) {
 		v->associated = true;
@@ -94,19 +94,19 @@ static void vcpu_associate(struct tdx_vcpu *v)
  * needs a pair), RDX = the HKID (a private key ID, OPERAND_INVALID; free,
  * HKID_NOT_FREE).
  */
-uint64_t tdx_mng_create(struct tdx_call *c)
+uint64_t tdxm_mng_create(struct tdxm_call *c)
 {
 	struct tdpsim_tdx_module *m = c->m;
 	uint64_t tdr = c->in.rcx, hkid = c->in.rdx, ret;
-	struct tdx_td *td;
+	struct tdxm_td *td;
 
 	ret = pamt_check_free(c, tdr, 0, OPERAND_ID_RCX);
 	if (ret)
 		return ret;
 	if (!hkid || hkid >= (1ULL << m->cfg.hkid_bits))
-		return tdx_err(TDX_OPERAND_INVALID, OPERAND_ID_RDX);
+		return tdxm_err(TDX_OPERAND_INVALID, OPERAND_ID_RDX);
 	if (m->hkid_used[hkid])
-		return tdx_err(TDX_HKID_NOT_FREE, OPERAND_ID_RDX);
+		return tdxm_err(TDX_HKID_NOT_FREE, OPERAND_ID_RDX);
 
 	td = alloc_obj(m->alloc, TDPSIM_ALLOC_KIND_MISC, sizeof(*td));
 	if (!td)
@@ -132,12 +132,12 @@ uint64_t tdx_mng_create(struct tdx_call *c)
  * TDH.MNG.KEY.CONFIG: RCX = TDR. Programs the key on one more package; on
  * the last the TD is KEYS_CONFIGURED. Again afterwards: KEY_CONFIGURED.
  */
-uint64_t tdx_mng_key_config(struct tdx_call *c)
+uint64_t tdxm_mng_key_config(struct tdxm_call *c)
 {
-	struct tdx_td *td;
+	struct tdxm_td *td;
 	uint64_t ret;
 
-	ret = tdx_get_td(c, c->in.rcx, OPERAND_ID_RCX, true, &td);
+	ret = tdxm_get_td(c, c->in.rcx, OPERAND_ID_RCX, true, &td);
 	if (ret)
 		return ret;
 	if (td->lifecycle == TDPSIM_TD_KEYS_CONFIGURED)
@@ -154,19 +154,19 @@ uint64_t tdx_mng_key_config(struct tdx_call *c)
  * no more than config.tdcs_pages (TDCX_NUM_INCORRECT). The first one holds
  * the S-EPT root from MNG.INIT on.
  */
-uint64_t tdx_mng_addcx(struct tdx_call *c)
+uint64_t tdxm_mng_addcx(struct tdxm_call *c)
 {
 	struct tdpsim_tdx_module *m = c->m;
 	uint64_t page = c->in.rcx, ret;
-	struct tdx_td *td;
+	struct tdxm_td *td;
 
-	ret = tdx_get_td(c, c->in.rdx, OPERAND_ID_RDX, true, &td);
+	ret = tdxm_get_td(c, c->in.rdx, OPERAND_ID_RDX, true, &td);
 	if (ret)
 		return ret;
 	if (td->lifecycle != TDPSIM_TD_KEYS_CONFIGURED)
 		return TDX_TD_KEYS_NOT_CONFIGURED;
 	if (td->nr_tdcs >= m->cfg.tdcs_pages)
-		return tdx_err(TDX_TDCX_NUM_INCORRECT, OPERAND_ID_RCX);
+		return tdxm_err(TDX_TDCX_NUM_INCORRECT, OPERAND_ID_RCX);
 	ret = pamt_check_free(c, page, 0, OPERAND_ID_RCX);
 	if (ret)
 		return ret;
@@ -184,23 +184,23 @@ uint64_t tdx_mng_addcx(struct tdx_call *c)
  * fake's stand-in for TD_PARAMS: GPAW 48 or 52). UNINITIALIZED ->
  * INITIALIZED, TD epoch 1, an empty S-EPT root.
  */
-uint64_t tdx_mng_init(struct tdx_call *c)
+uint64_t tdxm_mng_init(struct tdxm_call *c)
 {
 	struct tdpsim_tdx_module *m = c->m;
 	struct sept_page *root;
 	struct pamt_page *p;
-	struct tdx_td *td;
+	struct tdxm_td *td;
 	uint64_t levels = c->in.rdx, ret;
 	unsigned int gpaw;
 
-	ret = tdx_get_td(c, c->in.rcx, OPERAND_ID_RCX, true, &td);
+	ret = tdxm_get_td(c, c->in.rcx, OPERAND_ID_RCX, true, &td);
 	if (ret)
 		return ret;
-	ret = tdx_check_td_state(c, td);
+	ret = tdxm_check_td_state(c, td);
 	if (ret)
 		return ret;
 	if (levels != 4 && levels != 5)
-		return tdx_err(TDX_OPERAND_INVALID, OPERAND_ID_RDX);
+		return tdxm_err(TDX_OPERAND_INVALID, OPERAND_ID_RDX);
 	root = sept_page_alloc(m, td, (int)levels - 1, 0, td->tdcs0);
 	if (!root)
 		return TDX_SW_ERROR | ENOMEM;
@@ -219,17 +219,17 @@ uint64_t tdx_mng_init(struct tdx_call *c)
 }
 
 /* TDH.VP.CREATE: RCX = the TDVPR page, RDX = TDR. Before MR.FINALIZE. */
-uint64_t tdx_vp_create(struct tdx_call *c)
+uint64_t tdxm_vp_create(struct tdxm_call *c)
 {
 	struct tdpsim_tdx_module *m = c->m;
 	uint64_t tdvpr = c->in.rcx, ret;
-	struct tdx_vcpu *v;
-	struct tdx_td *td;
+	struct tdxm_vcpu *v;
+	struct tdxm_td *td;
 
-	ret = tdx_get_td(c, c->in.rdx, OPERAND_ID_RDX, false, &td);
+	ret = tdxm_get_td(c, c->in.rdx, OPERAND_ID_RDX, false, &td);
 	if (ret)
 		return ret;
-	ret = tdx_check_td_state(c, td);
+	ret = tdxm_check_td_state(c, td);
 	if (ret)
 		return ret;
 	ret = pamt_check_free(c, tdvpr, 0, OPERAND_ID_RCX);
@@ -253,22 +253,22 @@ uint64_t tdx_vp_create(struct tdx_call *c)
  * TDH.VP.ADDCX: RCX = a TDCX page, RDX = TDVPR. Before VP.INIT
  * (VCPU_STATE_INCORRECT), at most config.tdvps_pages - 1 of them.
  */
-uint64_t tdx_vp_addcx(struct tdx_call *c)
+uint64_t tdxm_vp_addcx(struct tdxm_call *c)
 {
 	struct tdpsim_tdx_module *m = c->m;
-	struct tdx_vcpu *v;
+	struct tdxm_vcpu *v;
 	uint64_t ret;
 
 	ret = get_vcpu(c, c->in.rdx, OPERAND_ID_RDX, &v);
 	if (ret)
 		return ret;
-	ret = tdx_check_td_state(c, v->td);
+	ret = tdxm_check_td_state(c, v->td);
 	if (ret)
 		return ret;
 	if (v->initialized)
 		return TDX_VCPU_STATE_INCORRECT;
 	if (v->nr_tdcx + 1 >= m->cfg.tdvps_pages)
-		return tdx_err(TDX_TDCX_NUM_INCORRECT, OPERAND_ID_RCX);
+		return tdxm_err(TDX_TDCX_NUM_INCORRECT, OPERAND_ID_RCX);
 	ret = pamt_check_free(c, c->in.rcx, 0, OPERAND_ID_RCX);
 	if (ret)
 		return ret;
@@ -280,21 +280,21 @@ uint64_t tdx_vp_addcx(struct tdx_call *c)
 }
 
 /* TDH.VP.INIT: RCX = TDVPR, RDX = x2APIC ID. Every TDCX page added. */
-uint64_t tdx_vp_init(struct tdx_call *c)
+uint64_t tdxm_vp_init(struct tdxm_call *c)
 {
-	struct tdx_vcpu *v;
+	struct tdxm_vcpu *v;
 	uint64_t ret;
 
 	ret = get_vcpu(c, c->in.rcx, OPERAND_ID_RCX, &v);
 	if (ret)
 		return ret;
-	ret = tdx_check_td_state(c, v->td);
+	ret = tdxm_check_td_state(c, v->td);
 	if (ret)
 		return ret;
 	if (v->initialized)
 		return TDX_VCPU_STATE_INCORRECT;
 	if (v->nr_tdcx + 1 < c->m->cfg.tdvps_pages)
-		return tdx_err(TDX_TDCX_NUM_INCORRECT, OPERAND_ID_RCX);
+		return tdxm_err(TDX_TDCX_NUM_INCORRECT, OPERAND_ID_RCX);
 	v->initialized = true;
 	vcpu_associate(v);
 	return TDX_SUCCESS;
@@ -305,22 +305,22 @@ uint64_t tdx_vp_init(struct tdx_call *c)
  * (OPERAND_BUSY on TD_EPOCH while a TRACK runs), counts the vCPU in the
  * current epoch and leaves it in guest mode until its TD exit.
  */
-uint64_t tdx_vp_enter(struct tdx_call *c)
+uint64_t tdxm_vp_enter(struct tdxm_call *c)
 {
-	struct tdx_vcpu *v;
-	struct tdx_td *td;
+	struct tdxm_vcpu *v;
+	struct tdxm_td *td;
 	uint64_t ret;
 
 	ret = get_vcpu(c, c->in.rcx, OPERAND_ID_RCX, &v);
 	if (ret)
 		return ret;
 	td = v->td;
-	ret = tdx_check_td_state(c, td);
+	ret = tdxm_check_td_state(c, td);
 	if (ret)
 		return ret;
 	if (!v->initialized)
 		return TDX_VCPU_STATE_INCORRECT;
-	ret = tdx_lock(c, LK_EPOCH, td->tdr, 0, false, OPERAND_ID_TD_EPOCH);
+	ret = tdxm_lock(c, LK_EPOCH, td->tdr, 0, false, OPERAND_ID_TD_EPOCH);
 	if (ret)
 		return ret;
 	vcpu_associate(v);
@@ -331,15 +331,15 @@ uint64_t tdx_vp_enter(struct tdx_call *c)
 }
 
 /* TDH.VP.FLUSH: RCX = TDVPR of a vCPU not in the guest; dissociates it. */
-uint64_t tdx_vp_flush(struct tdx_call *c)
+uint64_t tdxm_vp_flush(struct tdxm_call *c)
 {
-	struct tdx_vcpu *v;
+	struct tdxm_vcpu *v;
 	uint64_t ret;
 
 	ret = get_vcpu(c, c->in.rcx, OPERAND_ID_RCX, &v);
 	if (ret)
 		return ret;
-	ret = tdx_check_td_state(c, v->td);
+	ret = tdxm_check_td_state(c, v->td);
 	if (ret)
 		return ret;
 	if (!v->associated)
@@ -350,15 +350,15 @@ uint64_t tdx_vp_flush(struct tdx_call *c)
 }
 
 /* TDH.MR.FINALIZE: RCX = TDR (exclusive). INITIALIZED -> RUNNABLE. */
-uint64_t tdx_mr_finalize(struct tdx_call *c)
+uint64_t tdxm_mr_finalize(struct tdxm_call *c)
 {
-	struct tdx_td *td;
+	struct tdxm_td *td;
 	uint64_t ret;
 
-	ret = tdx_get_td(c, c->in.rcx, OPERAND_ID_RCX, true, &td);
+	ret = tdxm_get_td(c, c->in.rcx, OPERAND_ID_RCX, true, &td);
 	if (ret)
 		return ret;
-	ret = tdx_check_td_state(c, td);
+	ret = tdxm_check_td_state(c, td);
 	if (ret)
 		return ret;
 	td->op_state = TDPSIM_TD_OP_RUNNABLE;
@@ -370,18 +370,18 @@ uint64_t tdx_mr_finalize(struct tdx_call *c)
  * on TD_EPOCH) and refuses while a vCPU that entered in the previous epoch
  * is still in the guest (PREVIOUS_TLB_EPOCH_BUSY); else TD epoch += 1.
  */
-uint64_t tdx_mem_track(struct tdx_call *c)
+uint64_t tdxm_mem_track(struct tdxm_call *c)
 {
-	struct tdx_td *td;
+	struct tdxm_td *td;
 	uint64_t ret;
 
-	ret = tdx_get_td(c, c->in.rcx, OPERAND_ID_RCX, false, &td);
+	ret = tdxm_get_td(c, c->in.rcx, OPERAND_ID_RCX, false, &td);
 	if (ret)
 		return ret;
-	ret = tdx_check_td_state(c, td);
+	ret = tdxm_check_td_state(c, td);
 	if (ret)
 		return ret;
-	ret = tdx_lock(c, LK_EPOCH, td->tdr, 0, true, OPERAND_ID_TD_EPOCH);
+	ret = tdxm_lock(c, LK_EPOCH, td->tdr, 0, true, OPERAND_ID_TD_EPOCH);
 	if (ret)
 		return ret;
 	if (td->refcount[(td->epoch - 1) & 1])
@@ -394,12 +394,12 @@ uint64_t tdx_mem_track(struct tdx_call *c)
  * TDH.MNG.VPFLUSHDONE: RCX = TDR (exclusive). Every vCPU flushed
  * (FLUSHVP_NOT_DONE); the TD is BLOCKED, its caches await CACHE.WB.
  */
-uint64_t tdx_mng_vpflushdone(struct tdx_call *c)
+uint64_t tdxm_mng_vpflushdone(struct tdxm_call *c)
 {
-	struct tdx_td *td;
+	struct tdxm_td *td;
 	uint64_t ret;
 
-	ret = tdx_get_td(c, c->in.rcx, OPERAND_ID_RCX, true, &td);
+	ret = tdxm_get_td(c, c->in.rcx, OPERAND_ID_RCX, true, &td);
 	if (ret)
 		return ret;
 	if (td->lifecycle != TDPSIM_TD_KEYS_CONFIGURED &&
@@ -419,14 +419,14 @@ uint64_t tdx_mng_vpflushdone(struct tdx_call *c)
  * with its key any more. NO_HKID_READY_TO_WBCACHE (a warning) if no TD
  * waits for it.
  */
-uint64_t tdx_phymem_cache_wb(struct tdx_call *c)
+uint64_t tdxm_phymem_cache_wb(struct tdxm_call *c)
 {
 	struct tdpsim_tdx_module *m = c->m;
 	bool any = false;
 
 	if (c->in.rcx & ~1ULL)
-		return tdx_err(TDX_OPERAND_INVALID, OPERAND_ID_RCX);
-	for (struct tdx_td *td = m->tds; td; td = td->next) {
+		return tdxm_err(TDX_OPERAND_INVALID, OPERAND_ID_RCX);
+	for (struct tdxm_td *td = m->tds; td; td = td->next) {
 		if (td->lifecycle != TDPSIM_TD_BLOCKED || !td->wb_left)
 			continue;
 		any = true;
@@ -440,12 +440,12 @@ uint64_t tdx_phymem_cache_wb(struct tdx_call *c)
  * TDH.MNG.KEY.FREEID: RCX = TDR (exclusive). BLOCKED and written back on
  * every package (WBCACHE_NOT_COMPLETE); releases the HKID: TEARDOWN.
  */
-uint64_t tdx_mng_key_freeid(struct tdx_call *c)
+uint64_t tdxm_mng_key_freeid(struct tdxm_call *c)
 {
-	struct tdx_td *td;
+	struct tdxm_td *td;
 	uint64_t ret;
 
-	ret = tdx_get_td(c, c->in.rcx, OPERAND_ID_RCX, true, &td);
+	ret = tdxm_get_td(c, c->in.rcx, OPERAND_ID_RCX, true, &td);
 	if (ret)
 		return ret;
 	if (td->lifecycle != TDPSIM_TD_BLOCKED)
@@ -458,9 +458,9 @@ uint64_t tdx_mng_key_freeid(struct tdx_call *c)
 }
 
 /* TDH.MNG.KEY.RECLAIMID: obsolete since TDX 1.5; checks the TDR only. */
-uint64_t tdx_mng_key_reclaimid(struct tdx_call *c)
+uint64_t tdxm_mng_key_reclaimid(struct tdxm_call *c)
 {
-	struct tdx_td *td;
+	struct tdxm_td *td;
 
-	return tdx_get_td(c, c->in.rcx, OPERAND_ID_RCX, true, &td);
+	return tdxm_get_td(c, c->in.rcx, OPERAND_ID_RCX, true, &td);
 }

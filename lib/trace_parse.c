@@ -943,6 +943,10 @@ static int decode_vm(struct parser *p, const struct rec_def *d,
 		return perr(p, a->val[arg_index(d, "vcpus")].col,
 			    "vcpus=%llu: a VM has 1 to %d vCPUs",
 			    (unsigned long long)vcpus, TDPSIM_MAX_VCPUS);
+	vm->mirror = has(d, a, "mirror");
+	if (vm->mirror && type != TDPSIM_VM_SW_PROTECTED)
+		return perr(p, a->whole[arg_index(d, "mirror")].col,
+			    "'mirror' (the test mode with a mirror root) needs type=sw-protected");
 	vm->type = (enum tdpsim_vm_type)type;
 	vm->attrs = attr ? TDPSIM_ATTRS_GMEM : TDPSIM_ATTRS_VM;
 	vm->levels = (unsigned int)levels;
@@ -1448,9 +1452,10 @@ static int decode_expect_violation(struct parser *p, const struct rec_def *d,
 static const struct rec_def rec_defs[] = {
 	{ "vm", TRACE_VM, REC_SETUP, ACTORS_NONE, TRACE_ACTOR_VMM, false,
 	  false, false,
-	  "vm type=default|sw-protected|tdx [levels=4|5] [vcpus=N] [attrs=vm|gmem]",
+	  "vm type=default|sw-protected|tdx [levels=4|5] [vcpus=N] [attrs=vm|gmem] [mirror]",
 	  decode_vm,
-	  { REQ("type"), OPT("levels"), OPT("vcpus"), OPT("attrs") } },
+	  { REQ("type"), OPT("levels"), OPT("vcpus"), OPT("attrs"),
+	    FLAG("mirror") } },
 	{ "policy", TRACE_POLICY, REC_SETUP, ACTORS_NONE, TRACE_ACTOR_VMM,
 	  false, false, true, "policy KEY=VALUE ...", decode_policy, { { 0 } } },
 	{ "gmem", TRACE_GMEM, REC_EVENT, ACTORS_VMM, TRACE_ACTOR_VMM, false,

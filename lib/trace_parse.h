@@ -332,6 +332,9 @@ struct trace_vm {
 	unsigned int levels;		/* 4 (default) or 5 */
 	unsigned int vcpus;		/* 1 (default) .. TDPSIM_MAX_VCPUS */
 	enum tdpsim_attrs_mode attrs;	/* TDPSIM_ATTRS_VM default */
+	bool mirror;			/* `mirror`: tdpsim's test mode, a
+					 * sw-protected VM with its private GFNs
+					 * in a mirror root (no TDX Module) */
 	unsigned int line;
 };
 

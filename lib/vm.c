@@ -14,12 +14,15 @@
 #include "mmu_cache.h"
 #include "observe.h"
 #include "tdp_mmu.h"
+#include "vm_gmem.h"
 
 #ifdef TDPSIM_TSAN
 char tdp_rcu_tsan_gp;
 #endif
 
-#define HOST_PFN_START	(1ULL << 20)
+/* Shared memory of memslots comes from here up; guest_memfd memory from
+ * below (lib/vm_gmem.c), so the two never share a PFN. */
+#define HOST_PFN_START	(1ULL << 37)
 
 void tdpsim_vm_config_init(struct tdpsim_vm_config *cfg)
 {
@@ -49,9 +52,11 @@ static int vm_check_config(const struct tdpsim_vm_config *cfg)
 	    (unsigned int)cfg->attrs > TDPSIM_ATTRS_GMEM ||
 	    (unsigned int)cfg->alloc > TDPSIM_ALLOC_JEMALLOC)
 		return -EINVAL;
-	/* The mirror root and the TDX module, and guest_memfd attributes,
-	 * arrive with later issues. */
-	if (cfg->type == TDPSIM_VM_TDX || cfg->attrs == TDPSIM_ATTRS_GMEM)
+	/* Attributes on the guest_memfd need private memory. */
+	if (cfg->attrs == TDPSIM_ATTRS_GMEM && cfg->type == TDPSIM_VM_DEFAULT)
+		return -EINVAL;
+	/* The mirror root and the TDX module arrive with a later issue. */
+	if (cfg->type == TDPSIM_VM_TDX)
 		return -ENOTSUP;
 	return 0;
 }
@@ -92,6 +97,9 @@ static void kvm_vcpu_destroy(struct kvm *kvm, struct kvm_vcpu *vcpu)
 /* Everything kvm_destroy_vm() frees; leaves the husk. */
 static void kvm_destroy_vm(struct kvm *kvm)
 {
+	/* kvm_gmem_release() of every file: zap what is bound, unbind. */
+	if (kvm->arch.tdp_mmu_roots)
+		kvm_gmem_table_release(kvm);
 	if (kvm->arch.tdp_mmu_roots)
 		kvm_mmu_uninit_tdp_mmu(kvm);
 	for (unsigned int i = 0; i < TDPSIM_MAX_VCPUS; i++) {
@@ -101,6 +109,8 @@ static void kvm_destroy_vm(struct kvm *kvm)
 	}
 	kvm_memslots_destroy(kvm);
 	kvm_mem_attrs_destroy(kvm);
+	/* Nothing maps guest_memfd memory any more: free it. */
+	kvm_gmem_table_destroy(kvm);
 	/* The RCU callbacks that cleared page->private have all run. */
 	tdp_rcu_barrier();
 	kvm_memmap_destroy(kvm);
@@ -109,9 +119,15 @@ static void kvm_destroy_vm(struct kvm *kvm)
 
 int tdpsim_vm_create(const struct tdpsim_vm_config *cfg, struct tdpsim_vm **ret_vm)
 {
+	return kvm_create_vm(cfg, 0, ret_vm);
+}
+
+int kvm_create_vm(const struct tdpsim_vm_config *cfg, unsigned int flags,
+		  struct tdpsim_vm **ret_vm)
+{
 	struct tdpsim_vm_config defaults;
 	struct kvm_memslots *slots;
-	struct kvm_mmu_page *root;
+	struct kvm_mmu_page *root, *mirror_root = NULL;
 	struct tdpsim_vm *vm;
 	struct kvm *kvm;
 	int r;
@@ -125,6 +141,9 @@ int tdpsim_vm_create(const struct tdpsim_vm_config *cfg, struct tdpsim_vm **ret_
 	r = vm_check_config(cfg);
 	if (r)
 		return r;
+	if ((flags & ~KVM_VM_TEST_MIRROR) ||
+	    ((flags & KVM_VM_TEST_MIRROR) && cfg->type != TDPSIM_VM_SW_PROTECTED))
+		return -EINVAL;
 
 	vm = calloc(1, sizeof(*vm));
 	if (!vm)
@@ -154,14 +173,24 @@ int tdpsim_vm_create(const struct tdpsim_vm_config *cfg, struct tdpsim_vm **ret_
 		goto err_destroy;
 	}
 	atomic_init(&kvm->memslots, slots);
+	r = kvm_gmem_table_init(kvm);
+	if (r)
+		goto err_destroy;
 
 	r = kvm_tdp_mmu_alloc_root(kvm, false, &root);
 	if (r)
 		goto err_destroy;
+	if (flags & KVM_VM_TEST_MIRROR) {
+		kvm->arch.mirrored_tdp = true;
+		r = kvm_tdp_mmu_alloc_root(kvm, true, &mirror_root);
+		if (r)
+			goto err_destroy;
+	}
 	for (unsigned int i = 0; i < cfg->nr_vcpus; i++) {
 		r = kvm_vcpu_create(kvm, i, root);
 		if (r)
 			goto err_destroy;
+		kvm->vcpus[i]->mirror_root = mirror_root;
 	}
 	*ret_vm = vm;
 	return 0;
@@ -283,6 +312,9 @@ int tdpsim_vm_set_memory_attributes(struct tdpsim_vm *vm, tdpsim_gfn_t gfn,
 		return -ENODEV;
 	if (!gfn_range_ok(kvm, gfn, npages))
 		return -EINVAL;
+	/* attrs=gmem: KVM_SET_MEMORY_ATTRIBUTES2 on the files bound there. */
+	if (kvm->config.attrs == TDPSIM_ATTRS_GMEM)
+		return kvm_gmem_vm_set_attributes(kvm, gfn, gfn + npages, private_mem);
 	return kvm_vm_set_mem_attributes(kvm, gfn, gfn + npages, private_mem);
 }
 
@@ -316,7 +348,7 @@ int tdpsim_vm_invalidate_range(struct tdpsim_vm *vm, tdpsim_gfn_t gfn,
 	if (!npages || end < gfn)
 		return -EINVAL;
 
-	pthread_mutex_lock(&kvm->slots_lock);
+	kvm_mutex_lock(kvm, &kvm->slots_lock);
 	slots = kvm_memslots(kvm);
 	for (unsigned int i = 0; i < slots->nr; i++) {
 		struct kvm_memory_slot *slot = slots->slots[i];
@@ -348,6 +380,6 @@ int tdpsim_vm_invalidate_range(struct tdpsim_vm *vm, tdpsim_gfn_t gfn,
 		kvm_mmu_invalidate_end(kvm);
 		mmu_write_unlock(kvm);
 	}
-	pthread_mutex_unlock(&kvm->slots_lock);
+	kvm_mutex_unlock(kvm, &kvm->slots_lock);
 	return 0;
 }

@@ -107,14 +107,28 @@ static void run_sequence(struct ct *x, bool private_mem)
 	assert_tdp_ok(tdpsim_memslot_set_dirty_log(x->vm, 0, false, false));
 	check_each(x);
 
+	/* A slot made over mixed attributes gets MIXED from the start. */
+	if (private_mem) {
+		assert_tdp_ok(tdpsim_vm_set_memory_attributes(x->vm, 0x90010, 0x300,
+							      true));
+		check_each(x);
+		ct_slot(x, 5, 0x90000, 0x40000, TDPSIM_LEVEL_2M);
+		check_each(x);
+		assert_int_equal(ct_fault(x, 0x90000), TDPSIM_LEVEL_4K);
+		assert_int_equal(ct_fault(x, 0x90400), TDPSIM_LEVEL_2M);
+		check_each(x);
+		assert_tdp_ok(tdpsim_memslot_delete(x->vm, 5));
+		check_each(x);
+	}
+
 	/* Slots: delete one with mappings, add a misaligned one. */
 	assert_tdp_ok(tdpsim_memslot_delete(x->vm, 1));
 	check_each(x);
 	ct_slot(x, 2, S1 + 0x123, 0x20345, TDPSIM_LEVEL_1G);
 	check_each(x);
-	ct_fault(x, S1 + 0x123);
-	ct_fault(x, S1 + 0x40000);
-	ct_fault(x, S1 + 0x20345 + 0x122);
+	assert_int_equal(ct_fault(x, S1 + 0x123), TDPSIM_LEVEL_4K);
+	assert_int_equal(ct_fault(x, S1 + 0x10000), TDPSIM_LEVEL_2M);
+	assert_int_equal(ct_fault(x, S1 + 0x123 + 0x20345 - 1), TDPSIM_LEVEL_4K);
 	check_each(x);
 	assert_check_all_clean(x);
 }
@@ -353,7 +367,10 @@ static void test_check_pt_linkage_unobserved_link(void **state)
 	assert_check_all_clean(x);
 	ct_poke(x, p.table, p.index, CT_SPTE_EMPTY);
 	assert_true(tdpsim_checker_check_all(x->c) > 0);
-	assert_reported(x, "pt-linkage");
+	/* The walk finds one table less than pt.live and than the links
+	 * the observer saw being made. */
+	assert_reported_text(x, "pt-linkage", "pt.live");
+	assert_reported_text(x, "pt-linkage", "bypassed the observer");
 	ct_unpoke(x);
 	ct_reset(x);
 	/* Put back, the counts agree again. */
@@ -391,7 +408,7 @@ static void test_check_attr_root_private_host_pfn(void **state)
 	assert_int_equal(ct_poke(x, e.table, e.index, e.spte), CT_SPTE_EMPTY);
 	assert_true(tdpsim_checker_check_all(x->c) > 0);
 	assert_reported(x, "attr-root");
-	assert_reported_text(x, "attr-root", "private");
+	assert_reported_text(x, "attr-root", "no guest_memfd");
 	ct_unpoke(x);
 	ct_reset(x);
 	assert_check_all_clean(x);
@@ -576,6 +593,42 @@ static void test_check_lpage_info_touched(void **state)
 	assert_tdp_ok(testhook_lpage_poke(x->vm, 0, TDPSIM_LEVEL_2M, 0x7000, 0, NULL));
 	assert_int_equal(tdpsim_checker_check_touched(x->c), 1);
 	assert_reported(x, "lpage-info");
+	ct_reset(x);
+	assert_tdp_ok(testhook_lpage_poke(x->vm, 0, TDPSIM_LEVEL_2M, 0x7000,
+					  TDPSIM_LPAGE_MIXED_FLAG, NULL));
+	assert_check_touched_clean(x);
+
+	/* Entries the model does not write (already clear) but whose
+	 * attributes changed are looked at too. */
+	assert_tdp_ok(tdpsim_vm_set_memory_attributes(x->vm, 0x8000, 0x400, true));
+	assert_tdp_ok(testhook_lpage_poke(x->vm, 0, TDPSIM_LEVEL_2M, 0x8200,
+					  TDPSIM_LPAGE_MIXED_FLAG, NULL));
+	assert_int_equal(tdpsim_checker_check_touched(x->c), 1);
+	assert_reported(x, "lpage-info");
+	assert_tdp_ok(testhook_lpage_poke(x->vm, 0, TDPSIM_LEVEL_2M, 0x8200, 0, NULL));
+	ct_reset(x);
+	assert_check_all_clean(x);
+}
+
+/* An lpage_info write the observer saw is looked at, wherever it is. */
+static void test_check_lpage_info_touched_write(void **state)
+{
+	struct ct *x = *state;
+	void *op;
+	const struct tdpsim_observer *o = ct_obs(x, &op);
+
+	assert_check_all_clean(x);
+	assert_tdp_ok(testhook_lpage_poke(x->vm, 0, TDPSIM_LEVEL_2M, 0x9000,
+					  TDPSIM_LPAGE_MIXED_FLAG, NULL));
+	ct_lock(x, TDPSIM_LOCK_WRITE, true);
+	o->lpage_access(op, 0, TDPSIM_LEVEL_2M, 0x9000 >> 9, true, TDPSIM_LOCK_WRITE);
+	ct_lock(x, TDPSIM_LOCK_WRITE, false);
+	assert_clean(x);
+	assert_int_equal(tdpsim_checker_check_touched(x->c), 1);
+	assert_reported(x, "lpage-info");
+	assert_tdp_ok(testhook_lpage_poke(x->vm, 0, TDPSIM_LEVEL_2M, 0x9000, 0, NULL));
+	ct_reset(x);
+	assert_check_all_clean(x);
 }
 
 /* ---- dirty-log ---- */
@@ -686,11 +739,24 @@ static void test_check_lock(void **state)
 	ct_lock(x, TDPSIM_LOCK_READ, false);
 	assert_reported(x, "lock");
 
-	/* lpage_info read without mmu_lock. */
+	/* lpage_info read without mmu_lock, written under the read lock. */
 	ct_reset(x);
 	o->lpage_access(op, 0, TDPSIM_LEVEL_2M, 0, false, TDPSIM_LOCK_NONE);
 	assert_int_equal(x->total, 1);
-	assert_reported(x, "lock");
+	assert_reported_text(x, "lock", "read without mmu_lock");
+	ct_reset(x);
+	ct_lock(x, TDPSIM_LOCK_READ, true);
+	o->lpage_access(op, 0, TDPSIM_LEVEL_2M, 0, false, TDPSIM_LOCK_READ);
+	assert_clean(x);
+	o->lpage_access(op, 0, TDPSIM_LEVEL_2M, 0, true, TDPSIM_LOCK_READ);
+	ct_lock(x, TDPSIM_LOCK_READ, false);
+	assert_int_equal(x->total, 1);
+	assert_reported_text(x, "lock", "written");
+	/* A slot nobody can see yet (being created) needs no lock. */
+	ct_reset(x);
+	o->lpage_access(op, 42, TDPSIM_LEVEL_2M, 0, true, TDPSIM_LOCK_NONE);
+	o->lpage_access(op, 42, TDPSIM_LEVEL_2M, 0, false, TDPSIM_LOCK_NONE);
+	assert_clean(x);
 
 	/* Lockless, atomic, inside RCU, only W: the fast page fault. */
 	ct_reset(x);
@@ -854,9 +920,10 @@ static void test_check_invariant_ids(void **state)
 		"spte-format", "pfn-stable", "pt-linkage", "attr-root",
 		"attr-uniform", "lpage", "lpage-info", "dirty-log", "tlb",
 		"lock", "no-sleep", "rcu", "leak", "progress",
+		"gmem-backing", "boundary",
 	};
 	static const char *const later[] = {
-		"gmem-backing", "boundary", "accept-level", "mirror-sync",
+		"accept-level", "mirror-sync",
 		"seamcall", "pamt", "hkid",
 	};
 	unsigned int n = 0;
@@ -913,6 +980,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_check_lpage_info_inhibit,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_lpage_info_touched,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_lpage_info_touched_write,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_dirty_log_writable,
 						setup, teardown),

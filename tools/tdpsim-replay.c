@@ -12,9 +12,33 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <tdpsim/tdpsim.h>
+
+#if defined(__SANITIZE_THREAD__)
+#define TOOL_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TOOL_TSAN 1
+#endif
+#endif
+
+#ifdef TOOL_TSAN
+/*
+ * liburcu is not built with ThreadSanitizer: its own synchronisation
+ * (the call_rcu worker, rcu_barrier()) is invisible to it. libtdpsim's
+ * uses of it are annotated (lib/rcu.h); --threads runs liburcu.
+ */
+const char *__tsan_default_suppressions(void);
+const char *__tsan_default_suppressions(void)
+{
+	return "called_from_lib:liburcu-memb.so\n"
+	       "called_from_lib:liburcu-common.so\n"
+	       "race:liburcu-memb.so\n";
+}
+#endif
 
 /* Every invariant ID of ../shared/spec/invariants.md, for the report. */
 static const char *const invariant_ids[] = {
@@ -44,6 +68,9 @@ struct trace_report {
 struct tool {
 	bool quiet;
 	bool report;
+	bool progress;			/* stderr is a terminal: progress lines */
+	const char *progress_file;	/* the trace being explored */
+	double progress_at;		/* when the last progress line was written */
 	struct trace_report *cur;
 	unsigned int fired[NR_IDS][2];	/* [id][expected] */
 	bool oom;
@@ -61,6 +88,17 @@ static void usage(FILE *f)
 		"                       or only at `check` records and at the end\n"
 		"  --policy KEY=VALUE   override a policy (repeatable; wins over the trace)\n"
 		"  --json FILE          write counters, violations and results as JSON\n"
+		"  --threads            run each actor (vcpuN, vmm, vmmN, host) on its own\n"
+		"                       thread, really concurrently\n"
+		"  --explore[=N]        run the actors' threads one at a time under a\n"
+		"                       deterministic scheduler, N schedules (default 100);\n"
+		"                       stop at the first failing one and print its schedule\n"
+		"  --strategy=pct|random  how --explore picks schedules (default pct)\n"
+		"  --seed=S             seed of the exploration (default 1)\n"
+		"  --depth=D            PCT bug depth: D - 1 priority change points (default 3)\n"
+		"  --max-steps=N        scheduling decisions per schedule before it counts\n"
+		"                       as a livelock, violation progress (default 1000000)\n"
+		"  --schedule=STRING    replay exactly this schedule (implies --explore)\n"
 		"  --report             print the invariant report after the run\n"
 		"  --quiet              print only errors, violations and failures\n"
 		"  --help               show this help\n"
@@ -167,8 +205,20 @@ static const char *status_name(enum tdpsim_replay_status s)
 	return "?";
 }
 
+static const char *mode_name(enum tdpsim_replay_mode m)
+{
+	switch (m) {
+	case TDPSIM_REPLAY_THREADS:
+		return "threads";
+	case TDPSIM_REPLAY_EXPLORE:
+		return "explore";
+	default:
+		return "sequential";
+	}
+}
+
 static int write_json(const char *path, const struct trace_report *reps,
-		      size_t n, int exit_code)
+		      size_t n, int exit_code, const struct tdpsim_replay_options *o)
 {
 	FILE *f = fopen(path, "w");
 
@@ -190,6 +240,26 @@ static int write_json(const char *path, const struct trace_report *reps,
 			r->result.events, r->result.expectations,
 			r->result.expectations_failed, r->result.violations,
 			r->result.violations_expected);
+		if (o->mode != TDPSIM_REPLAY_SEQUENTIAL)
+			fprintf(f, "      \"mode\": \"%s\",\n", mode_name(o->mode));
+		if (o->mode == TDPSIM_REPLAY_EXPLORE) {
+			const struct tdpsim_explore_stats *x = &r->result.explore;
+
+			fprintf(f, "      \"explore\": {\"strategy\": \"%s\", \"seed\": %llu, "
+				   "\"depth\": %u, \"schedules\": %llu, \"distinct\": %llu, "
+				   "\"steps\": %llu, \"failing_schedule\": ",
+				o->explore_strategy == TDPSIM_EXPLORE_RANDOM ? "random" : "pct",
+				(unsigned long long)o->explore_seed, o->explore_depth,
+				(unsigned long long)x->schedules,
+				(unsigned long long)x->distinct,
+				(unsigned long long)x->steps);
+			if (x->failing)
+				fprintf(f, "%llu, \"failing_seed\": %llu},\n",
+					(unsigned long long)x->failing,
+					(unsigned long long)x->failing_seed);
+			else
+				fputs("null, \"failing_seed\": null},\n", f);
+		}
 		fputs("      \"counters\": {", f);
 		for (unsigned int s = 0; s < TDPSIM_STAT_NR; s++) {
 			fprintf(f, "%s\n        ", s ? "," : "");
@@ -249,9 +319,53 @@ static void print_report(const struct tool *t, const struct trace_report *reps,
 	       n, by_status[0], by_status[1], by_status[2], by_status[3]);
 }
 
+/* A number option: decimal or 0x hex, the whole argument. */
+static bool parse_number(const char *opt, const char *arg, uint64_t min,
+			 uint64_t *ret)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	if (!arg || !*arg || *arg == '-' || *arg == '+')
+		goto bad;
+	v = strtoull(arg, &end, 0);
+	if (errno || *end || v < min)
+		goto bad;
+	*ret = v;
+	return true;
+bad:
+	fprintf(stderr, "tdpsim-replay: error: --%s takes a number of at least %llu, not '%s'\n",
+		opt, (unsigned long long)min, arg ? arg : "");
+	return false;
+}
+
+/* Exploration progress, on one line of a terminal. */
+static void on_explore_progress(void *opaque, const struct tdpsim_explore_stats *st)
+{
+	struct tool *t = opaque;
+	struct timespec now;
+	double at;
+
+	if (!t->progress)
+		return;
+	/* Ten lines a second at most. */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	at = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+	if (st->schedules > 1 && at - t->progress_at < 0.1)
+		return;
+	t->progress_at = at;
+	fprintf(stderr, "\r\033[K%s: %llu schedules (%llu distinct, %llu steps)",
+		t->progress_file, (unsigned long long)st->schedules,
+		(unsigned long long)st->distinct, (unsigned long long)st->steps);
+	fflush(stderr);
+}
+
 int main(int argc, char **argv)
 {
-	enum { OPT_CHECK = 256, OPT_POLICY, OPT_JSON, OPT_QUIET, OPT_HELP, OPT_REPORT };
+	enum { OPT_CHECK = 256, OPT_POLICY, OPT_JSON, OPT_QUIET, OPT_HELP, OPT_REPORT,
+	       OPT_THREADS, OPT_EXPLORE, OPT_STRATEGY, OPT_SEED, OPT_DEPTH,
+	       OPT_MAX_STEPS, OPT_SCHEDULE };
 	static const struct option longopts[] = {
 		{ "check", required_argument, NULL, OPT_CHECK },
 		{ "policy", required_argument, NULL, OPT_POLICY },
@@ -259,6 +373,13 @@ int main(int argc, char **argv)
 		{ "quiet", no_argument, NULL, OPT_QUIET },
 		{ "report", no_argument, NULL, OPT_REPORT },
 		{ "help", no_argument, NULL, OPT_HELP },
+		{ "threads", no_argument, NULL, OPT_THREADS },
+		{ "explore", optional_argument, NULL, OPT_EXPLORE },
+		{ "strategy", required_argument, NULL, OPT_STRATEGY },
+		{ "seed", required_argument, NULL, OPT_SEED },
+		{ "depth", required_argument, NULL, OPT_DEPTH },
+		{ "max-steps", required_argument, NULL, OPT_MAX_STEPS },
+		{ "schedule", required_argument, NULL, OPT_SCHEDULE },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct tdpsim_replay_options opts;
@@ -267,6 +388,8 @@ int main(int argc, char **argv)
 	size_t nr_policies = 0, nr_traces;
 	const char *json = NULL;
 	struct tool t = { 0 };
+	bool threads = false, explore = false;
+	uint64_t num = 0;
 	int opt, worst = 0;
 
 	tdpsim_replay_options_init(&opts);
@@ -308,6 +431,50 @@ int main(int argc, char **argv)
 			usage(stdout);
 			free(policies);
 			return 0;
+		case OPT_THREADS:
+			threads = true;
+			break;
+		case OPT_EXPLORE:
+			explore = true;
+			if (optarg) {
+				if (!parse_number("explore", optarg, 1, &num))
+					goto bad_option;
+				opts.explore_schedules = num;
+			}
+			break;
+		case OPT_STRATEGY:
+			if (!strcmp(optarg, "pct")) {
+				opts.explore_strategy = TDPSIM_EXPLORE_PCT;
+			} else if (!strcmp(optarg, "random")) {
+				opts.explore_strategy = TDPSIM_EXPLORE_RANDOM;
+			} else {
+				fprintf(stderr, "tdpsim-replay: error: --strategy takes 'pct' or 'random', not '%s'\n",
+					optarg);
+				goto bad_option;
+			}
+			break;
+		case OPT_SEED:
+			if (!parse_number("seed", optarg, 0, &num))
+				goto bad_option;
+			opts.explore_seed = num;
+			break;
+		case OPT_DEPTH:
+			if (!parse_number("depth", optarg, 1, &num) || num > 64) {
+				if (num > 64)
+					fprintf(stderr, "tdpsim-replay: error: --depth is at most 64\n");
+				goto bad_option;
+			}
+			opts.explore_depth = (unsigned int)num;
+			break;
+		case OPT_MAX_STEPS:
+			if (!parse_number("max-steps", optarg, 1, &num))
+				goto bad_option;
+			opts.explore_max_steps = num;
+			break;
+		case OPT_SCHEDULE:
+			explore = true;
+			opts.explore_schedule = optarg;
+			break;
 		default:
 			fprintf(stderr, "tdpsim-replay: error: unknown or incomplete option '%s'\n",
 				argv[optind - 1]);
@@ -316,6 +483,17 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (threads && explore) {
+		fprintf(stderr, "tdpsim-replay: error: --threads and --explore (or --schedule) exclude each other\n");
+		goto bad_option;
+	}
+	if (threads)
+		opts.mode = TDPSIM_REPLAY_THREADS;
+	if (explore)
+		opts.mode = TDPSIM_REPLAY_EXPLORE;
+	opts.explore_progress = on_explore_progress;
+	opts.explore_progress_opaque = &t;
+	t.progress = explore && isatty(STDERR_FILENO);
 	nr_traces = (size_t)(argc - optind);
 	if (!nr_traces) {
 		fprintf(stderr, "tdpsim-replay: error: no trace given\n");
@@ -341,12 +519,23 @@ int main(int argc, char **argv)
 
 		r->file = argv[optind + (int)i];
 		t.cur = r;
+		t.progress_file = r->file;
 		ret = tdpsim_replay_file(r->file, &opts, &r->result);
+		if (t.progress && r->result.explore.schedules)
+			fputs("\r\033[K", stderr);
 		if (ret < 0) {
 			fprintf(stderr, "%s: error: %s\n", r->file, tdpsim_strerror(ret));
 			r->result.status = TDPSIM_REPLAY_INTERNAL;
 		}
-		if (!t.quiet && !t.report)
+		if (!t.quiet && !t.report && opts.mode == TDPSIM_REPLAY_EXPLORE &&
+		    r->result.explore.schedules)
+			fprintf(stderr, "%s: %s (%llu schedules, %llu distinct, %llu steps; %u events, %u expectations)\n",
+				r->file, status_name(r->result.status),
+				(unsigned long long)r->result.explore.schedules,
+				(unsigned long long)r->result.explore.distinct,
+				(unsigned long long)r->result.explore.steps,
+				r->result.events, r->result.expectations);
+		else if (!t.quiet && !t.report)
 			fprintf(stderr, "%s: %s (%u events, %u expectations)\n",
 				r->file, status_name(r->result.status),
 				r->result.events, r->result.expectations);
@@ -364,7 +553,7 @@ int main(int argc, char **argv)
 	if (t.report)
 		print_report(&t, reps, nr_traces);
 	if (json) {
-		int ret = write_json(json, reps, nr_traces, worst);
+		int ret = write_json(json, reps, nr_traces, worst, &opts);
 
 		if (ret < 0) {
 			fprintf(stderr, "tdpsim-replay: error: cannot write %s: %s\n",
@@ -382,4 +571,8 @@ int main(int argc, char **argv)
 	free(reps);
 	free(policies);
 	return worst;
+
+bad_option:
+	free(policies);
+	return 2;
 }

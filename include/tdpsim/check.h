@@ -12,9 +12,9 @@
  *
  * Two kinds of invariant:
  * - transition invariants (pfn-stable, lock, no-sleep, rcu, tlb, progress,
- *   and lpage at the moment a huge leaf is installed) are checked inside the
- *   observer callbacks, on the thread that made the transition, and
- *   reported at once;
+ *   lpage at the moment a huge leaf is installed, boundary around a private
+ *   zap) are checked inside the observer callbacks, on the thread that
+ *   made the transition, and reported at once;
  * - quiescent invariants (the rest) are checked by tdpsim_checker_check_all()
  *   or tdpsim_checker_check_touched(), which must run while no other thread
  *   calls into the VM (between events, or at a barrier).

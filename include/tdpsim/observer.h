@@ -52,6 +52,13 @@ struct tdpsim_alloc_event {
 	bool may_sleep;			/* the path is allowed to sleep here */
 };
 
+/** Phases of a private zap (private_zap). */
+enum tdpsim_zap_phase {
+	TDPSIM_ZAP_BEGIN,		/* before anything is split or zapped */
+	TDPSIM_ZAP_DONE,		/* split (as the policy says) and zapped */
+	TDPSIM_ZAP_ABORTED,		/* a split failed: nothing was zapped */
+};
+
 struct tdpsim_observer {
 	/** An SPTE changed (every write, atomic or not, in every root). */
 	void (*spte_changed)(void *opaque, const struct tdpsim_spte_change *c);
@@ -73,6 +80,14 @@ struct tdpsim_observer {
 			     uint64_t idx, bool write, enum tdpsim_lock_mode lock);
 	/** A fault gave up after @retries RET_PF_RETRY loops without progress. */
 	void (*fault_stuck)(void *opaque, tdpsim_gfn_t gfn, unsigned int retries);
+	/** A zap of the private GFNs [start, end) in the mirror root (convert
+	 * to shared, punch, poison, slot deletion, guest_memfd release), with
+	 * mmu_lock held for write: at @phase BEGIN before the precise split
+	 * of policy split.boundary, then DONE once the range was zapped or
+	 * ABORTED if a split failed and the zap was not done. Invariant
+	 * `boundary` compares the mirror root at the two points. */
+	void (*private_zap)(void *opaque, tdpsim_gfn_t start, tdpsim_gfn_t end,
+			    enum tdpsim_zap_phase phase);
 };
 
 /**

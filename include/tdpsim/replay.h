@@ -51,6 +51,31 @@ struct tdpsim_diag {
 
 typedef void (*tdpsim_diag_fn)(void *opaque, const struct tdpsim_diag *d);
 
+/** How the records of a trace run (docs/concurrency.md). */
+enum tdpsim_replay_mode {
+	TDPSIM_REPLAY_SEQUENTIAL,	/* in file order on the calling thread (default) */
+	TDPSIM_REPLAY_THREADS,		/* each actor on its own thread, really concurrently */
+	TDPSIM_REPLAY_EXPLORE,		/* the same threads one at a time, a deterministic
+					 * scheduler choosing at every scheduling point */
+};
+
+/** How --explore chooses schedules. */
+enum tdpsim_explore_strategy {
+	TDPSIM_EXPLORE_PCT,		/* random priorities, depth - 1 change points */
+	TDPSIM_EXPLORE_RANDOM,		/* a uniformly random thread at every point */
+};
+
+/** What an exploration did (TDPSIM_REPLAY_EXPLORE). */
+struct tdpsim_explore_stats {
+	uint64_t schedules;		/* schedules run (PCT: its probe run included) */
+	uint64_t distinct;		/* different interleavings among them */
+	uint64_t steps;			/* scheduling decisions, all schedules */
+	uint64_t failing;		/* 1-based number of the failing seeded
+					 * schedule; 0: none failed, or the
+					 * failing one was the probe or a replay */
+	uint64_t failing_seed;		/* its seed */
+};
+
 struct tdpsim_replay_options {
 	enum tdpsim_check_mode check;
 	/* "KEY=VALUE" policy overrides; they win over the trace's `policy`. */
@@ -58,9 +83,24 @@ struct tdpsim_replay_options {
 	size_t nr_policies;
 	tdpsim_diag_fn diag;		/* optional */
 	void *diag_opaque;
+	enum tdpsim_replay_mode mode;	/* SEQUENTIAL by default */
+	/* TDPSIM_REPLAY_EXPLORE: */
+	uint64_t explore_schedules;	/* N seeded schedules (default 100) */
+	uint64_t explore_seed;		/* S: schedule i's seed derives from it (default 1) */
+	enum tdpsim_explore_strategy explore_strategy; /* PCT by default */
+	unsigned int explore_depth;	/* PCT depth d (default 3) */
+	uint64_t explore_max_steps;	/* decisions per schedule before `progress`
+					 * fires (livelock); default 1000000 */
+	const char *explore_schedule;	/* replay exactly this schedule string, once */
+	/* Called after each schedule (optional). */
+	void (*explore_progress)(void *opaque, const struct tdpsim_explore_stats *s);
+	void *explore_progress_opaque;
 };
 
-/** Fill @opts with the defaults (check each event, no overrides). */
+/**
+ * Fill @opts with the defaults: check each event, no overrides, sequential;
+ * for exploration 100 PCT schedules of depth 3 from seed 1.
+ */
 TDPSIM_API void tdpsim_replay_options_init(struct tdpsim_replay_options *opts);
 
 /** What a replay did. */
@@ -72,6 +112,9 @@ struct tdpsim_replay_result {
 	unsigned int violations;	/* unexpected violations */
 	unsigned int violations_expected;
 	struct tdpsim_snapshot counters; /* every counter at the end */
+	/* TDPSIM_REPLAY_EXPLORE: the counts above are the failing schedule's
+	 * (or the last one's); these are the exploration's. */
+	struct tdpsim_explore_stats explore;
 };
 
 /**

@@ -60,6 +60,8 @@ enum tdpsim_stat {
 	TDPSIM_STAT_PAMT_PAIRS,		/* "pamt.pairs" (gauge): live Dynamic-PAMT pairs */
 	TDPSIM_STAT_GMEM_FOLIOS,	/* "gmem.folios" (gauge): live guest_memfd folios */
 	TDPSIM_STAT_LPAGE_INHIBIT,	/* "lpage.inhibit": guest-inhibit flags set */
+	TDPSIM_STAT_SPLIT_VISIT,	/* "split.visit": SPTEs a precise
+					 * (split.boundary) split looked at */
 	TDPSIM_STAT_NR
 };
 

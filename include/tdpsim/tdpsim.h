@@ -13,6 +13,7 @@
 #include <tdpsim/error.h>
 #include <tdpsim/stats.h>
 #include <tdpsim/vm.h>
+#include <tdpsim/gmem.h>
 #include <tdpsim/inspect.h>
 #include <tdpsim/observer.h>
 #include <tdpsim/check.h>

@@ -210,6 +210,10 @@ typedef void (*tdpsim_tdx_call_hook)(void *opaque, uint32_t leaf,
 struct tdpsim_tdx_module_config {
 	bool dynamic_pamt;		/* Dynamic PAMT enabled (TDH.SYS.CONFIG
 					 * opted in); default false */
+	bool allow_early_aug;		/* let PAGE.AUG run before MR.FINALIZE,
+					 * as the real module does; default
+					 * false: KVM never does it, so the fake
+					 * refuses it (OP_STATE_INCORRECT) */
 	unsigned int nr_packages;	/* KEY.CONFIG and CACHE.WB calls needed
 					 * per TD, one per package; default 1 */
 	unsigned int tdcs_pages;	/* MNG.ADDCX pages per TD; default 4 */

@@ -72,8 +72,9 @@ TDPSIM_API void tdpsim_vm_config_init(struct tdpsim_vm_config *cfg);
  * tdpsim_vm_create() - create a VM (KVM_CREATE_VM plus its vCPUs).
  * @param cfg the configuration; NULL for the defaults
  * @param ret_vm written on success
- * @return 0, -EINVAL for a bad configuration, -ENOTSUP for an allocation
- *         backend that was not built, -ENOMEM
+ * @return 0, -EINVAL for a bad configuration (attrs=gmem needs a type with
+ *         private memory), -ENOTSUP for an allocation backend that was not
+ *         built or a VM type not modelled yet (TDX), -ENOMEM
  */
 TDPSIM_API int tdpsim_vm_create(const struct tdpsim_vm_config *cfg,
 				struct tdpsim_vm **ret_vm);
@@ -134,9 +135,14 @@ struct tdpsim_memslot_config {
 TDPSIM_API void tdpsim_memslot_config_init(struct tdpsim_memslot_config *cfg);
 
 /**
- * tdpsim_memslot_create() - add a memslot.
- * @return 0; -EEXIST if its id or its GFN range overlaps another slot;
- *         -EINVAL for a bad range; -ENOMEM
+ * tdpsim_memslot_create() - add a memslot. With a gmem_id it is bound to
+ * that guest_memfd at gmem_offset (kvm_gmem_bind, tdpsim/gmem.h): private
+ * memory of its GFNs comes from the file.
+ * @return 0; -EEXIST if its id or its GFN range overlaps another slot, or
+ *         its file range overlaps another slot's binding; -EINVAL for a bad
+ *         range, a guest_memfd that does not exist, an offset not page
+ *         aligned or a binding past the end of the file, or a read-only
+ *         guest_memfd slot; -ENOMEM
  */
 TDPSIM_API int tdpsim_memslot_create(struct tdpsim_vm *vm,
 				     const struct tdpsim_memslot_config *cfg);
@@ -173,9 +179,15 @@ TDPSIM_API int tdpsim_memslot_clear_dirty(struct tdpsim_vm *vm, uint32_t id,
 
 /**
  * tdpsim_vm_set_memory_attributes() - KVM_SET_MEMORY_ATTRIBUTES: make
- * [gfn, gfn + npages) private or shared. Zaps the mappings of the old kind,
- * stores the attribute, recomputes lpage_info.
- * @return 0; -EINVAL (range, or a VM type without private memory); -ENOMEM
+ * [gfn, gfn + npages) private or shared. Zaps the mappings of the old kind
+ * (private ones precisely in a mirror root: policy split.boundary), stores
+ * the attribute, recomputes lpage_info. With attrs=gmem the attributes
+ * live on the guest_memfd: the range goes to the files bound there
+ * (KVM_SET_MEMORY_ATTRIBUTES2, tdpsim_gmem_set_memory_attributes()),
+ * which zaps both kinds of mapping.
+ * @return 0; -EINVAL (range, a VM type without private memory, or with
+ *         attrs=gmem a GFN without a guest_memfd); -ENOMEM (a split of the
+ *         precise zap failed: attributes unchanged)
  */
 TDPSIM_API int tdpsim_vm_set_memory_attributes(struct tdpsim_vm *vm,
 					       tdpsim_gfn_t gfn, uint64_t npages,
@@ -229,8 +241,9 @@ struct tdpsim_fault_result {
  * (kvm_mmu_page_fault -> kvm_tdp_page_fault -> kvm_tdp_mmu_map), retried
  * internally on RET_PF_RETRY up to the mmu.fault-retries policy.
  * @param ret_result written on success
- * @return 0; -ENOMEM (caches could not be filled); -EHWPOISON;
- *         -EAGAIN if the retry bound was hit (invariant `progress`)
+ * @return 0; -ENOMEM (caches could not be filled); -EHWPOISON (a private
+ *         fault on a poisoned guest_memfd page); -EAGAIN if the retry
+ *         bound was hit (invariant `progress`)
  */
 TDPSIM_API int tdpsim_vcpu_fault(struct tdpsim_vcpu *vcpu, tdpsim_gfn_t gfn,
 				 enum tdpsim_fault_kind kind,
