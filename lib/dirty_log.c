@@ -138,8 +138,15 @@ int tdpsim_memslot_clear_dirty(struct tdpsim_vm *vm, uint32_t id, uint64_t first
 
 	mmu_write_lock(kvm);
 	r = kvm_arch_mmu_enable_log_dirty_pt_masked(kvm, slot, first, mask);
-	/* The bitmap bits were cleared: flush before anyone else runs. */
-	kvm_flush_remote_tlbs_range(kvm, slot->base_gfn + first, 64);
+	/*
+	 * The bitmap bits were cleared: flush the whole memslot, as
+	 * kvm_clear_dirty_log_protect() does (kvm_flush_remote_tlbs_memslot):
+	 * write-protecting a huge mapping at either end of the window also
+	 * cleared MMU-writable on GFNs outside the window. The kernel flushes
+	 * right after dropping mmu_lock; the model does it just before, which
+	 * is what the `tlb` invariant asks.
+	 */
+	kvm_flush_remote_tlbs_range(kvm, slot->base_gfn, slot->npages);
 	mmu_write_unlock(kvm);
 out:
 	kvm_mutex_unlock(kvm, &kvm->slots_lock);

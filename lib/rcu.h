@@ -29,6 +29,7 @@ void __tsan_acquire(void *addr);
 void __tsan_release(void *addr);
 /* One sync object stands for "every read-side section that has ended". */
 extern char tdp_rcu_tsan_gp;
+extern char tdp_rcu_tsan_cb;
 #define tdp_tsan_acquire(p) __tsan_acquire(p)
 #define tdp_tsan_release(p) __tsan_release(p)
 #else
@@ -91,6 +92,18 @@ static inline void tdp_rcu_callback_begin(struct rcu_head *head)
 #endif
 }
 
+/*
+ * Last thing an RCU callback does: publish what it wrote to whoever waits
+ * in tdp_rcu_barrier() (liburcu is not TSan-instrumented, so TSan cannot
+ * see that the barrier waits for the callback).
+ */
+static inline void tdp_rcu_callback_end(void)
+{
+#ifdef TDPSIM_TSAN
+	tdp_tsan_release(&tdp_rcu_tsan_cb);
+#endif
+}
+
 /* kvm_mmu_uninit_tdp_mmu() ends with rcu_barrier(); so does VM teardown. */
 static inline void tdp_rcu_barrier(void)
 {
@@ -99,6 +112,9 @@ static inline void tdp_rcu_barrier(void)
 		return;
 	}
 	urcu_memb_barrier();
+#ifdef TDPSIM_TSAN
+	tdp_tsan_acquire(&tdp_rcu_tsan_cb);
+#endif
 }
 
 static inline void tdp_synchronize_rcu(void)

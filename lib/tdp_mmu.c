@@ -90,6 +90,7 @@ static void tdp_mmu_free_sp_rcu_callback(struct rcu_head *head)
 	counter_inc(&kvm->stats, TDPSIM_STAT_RCU_FREE);
 	atomic_fetch_sub(&kvm->arch.rcu_pending, 1);
 	tdp_mmu_free_sp(kvm, sp);
+	tdp_rcu_callback_end();
 }
 
 static void tdp_mmu_free_sp_rcu(struct kvm *kvm, struct kvm_mmu_page *sp)

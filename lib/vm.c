@@ -18,6 +18,7 @@
 
 #ifdef TDPSIM_TSAN
 char tdp_rcu_tsan_gp;
+char tdp_rcu_tsan_cb;
 #endif
 
 /* Shared memory of memslots comes from here up; guest_memfd memory from
