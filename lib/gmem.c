@@ -24,6 +24,7 @@
 
 #include "gmem.h"
 #include "internal.h"
+#include "sched_lock.h"
 
 struct gmem_folio {
 	struct avl_node node;		/* key: first page index */
@@ -61,6 +62,8 @@ struct kvm_gmem {
 	 * filemap_invalidate_lock: exclusive for bind, unbind, punch, poison,
 	 * conversion and release, across their callbacks; shared for
 	 * allocate. Keeps the bindings stable while callbacks walk them.
+	 * Held across the callbacks, which take mmu_lock (a scheduling
+	 * point), so it is taken through sched_rwlock_*() (sched_lock.h).
 	 */
 	pthread_rwlock_t invalidate_lock;
 	/*
@@ -725,7 +728,7 @@ void kvm_gmem_release(struct kvm_gmem *gmem)
 	};
 	struct avl_node *n;
 
-	pthread_rwlock_wrlock(&gmem->invalidate_lock);
+	sched_rwlock_wrlock(&gmem->invalidate_lock);
 	if (gmem->released)
 		goto out;
 	/* slot->gmem.file = NULL first: kvm_gmem_get_pfn() now fails. */
@@ -746,7 +749,7 @@ void kvm_gmem_release(struct kvm_gmem *gmem)
 	}
 	pthread_rwlock_unlock(&gmem->lock);
 out:
-	pthread_rwlock_unlock(&gmem->invalidate_lock);
+	sched_rwlock_unlock(&gmem->invalidate_lock);
 }
 
 void kvm_gmem_destroy(struct kvm_gmem *gmem)
@@ -794,7 +797,7 @@ int kvm_gmem_bind(struct kvm_gmem *gmem, uint32_t slot_id,
 	b->base_gfn = base_gfn;
 	b->slot_id = slot_id;
 
-	pthread_rwlock_wrlock(&gmem->invalidate_lock);
+	sched_rwlock_wrlock(&gmem->invalidate_lock);
 	pthread_rwlock_wrlock(&gmem->lock);
 	if (gmem->released) {
 		ret = -EINVAL;
@@ -811,7 +814,7 @@ int kvm_gmem_bind(struct kvm_gmem *gmem, uint32_t slot_id,
 	b = NULL;
 out:
 	pthread_rwlock_unlock(&gmem->lock);
-	pthread_rwlock_unlock(&gmem->invalidate_lock);
+	sched_rwlock_unlock(&gmem->invalidate_lock);
 	if (b)
 		free_obj(gmem->alloc, TDPSIM_ALLOC_KIND_GMEM, b, sizeof(*b));
 	return ret;
@@ -822,7 +825,7 @@ int kvm_gmem_unbind(struct kvm_gmem *gmem, uint32_t slot_id, uint64_t pgoff)
 	struct gmem_binding *b;
 	int ret = 0;
 
-	pthread_rwlock_wrlock(&gmem->invalidate_lock);
+	sched_rwlock_wrlock(&gmem->invalidate_lock);
 	pthread_rwlock_wrlock(&gmem->lock);
 	b = to_binding(avl_find(&gmem->bindings, pgoff));
 	if (!b || b->slot_id != slot_id) {
@@ -832,7 +835,7 @@ int kvm_gmem_unbind(struct kvm_gmem *gmem, uint32_t slot_id, uint64_t pgoff)
 		free_obj(gmem->alloc, TDPSIM_ALLOC_KIND_GMEM, b, sizeof(*b));
 	}
 	pthread_rwlock_unlock(&gmem->lock);
-	pthread_rwlock_unlock(&gmem->invalidate_lock);
+	sched_rwlock_unlock(&gmem->invalidate_lock);
 	return ret;
 }
 
@@ -895,7 +898,7 @@ int kvm_gmem_allocate(struct kvm_gmem *gmem, uint64_t offset, uint64_t len)
 	ret = check_range(gmem, offset, len, true, &index, &end);
 	if (ret)
 		return ret;
-	pthread_rwlock_rdlock(&gmem->invalidate_lock);
+	sched_rwlock_rdlock(&gmem->invalidate_lock);
 	pthread_rwlock_wrlock(&gmem->lock);
 	while (index < end) {
 		struct gmem_folio *f = folio_at(gmem, index);
@@ -908,7 +911,7 @@ int kvm_gmem_allocate(struct kvm_gmem *gmem, uint64_t offset, uint64_t len)
 		index = folio_end(f);
 	}
 	pthread_rwlock_unlock(&gmem->lock);
-	pthread_rwlock_unlock(&gmem->invalidate_lock);
+	sched_rwlock_unlock(&gmem->invalidate_lock);
 	return ret;
 }
 
@@ -929,7 +932,7 @@ int kvm_gmem_punch_hole(struct kvm_gmem *gmem, uint64_t offset, uint64_t len)
 	if (s >= e)
 		return 0;
 
-	pthread_rwlock_wrlock(&gmem->invalidate_lock);
+	sched_rwlock_wrlock(&gmem->invalidate_lock);
 
 	/* Prepare: the objects the head and tail splits need, host cuts. */
 	pthread_rwlock_wrlock(&gmem->lock);
@@ -964,7 +967,7 @@ int kvm_gmem_punch_hole(struct kvm_gmem *gmem, uint64_t offset, uint64_t len)
 	pool_drain(gmem, &pool);
 	pthread_rwlock_unlock(&gmem->lock);
 out:
-	pthread_rwlock_unlock(&gmem->invalidate_lock);
+	sched_rwlock_unlock(&gmem->invalidate_lock);
 	return ret;
 }
 
@@ -1038,7 +1041,7 @@ int kvm_gmem_error_folio(struct kvm_gmem *gmem, uint64_t index)
 
 	if (index >= gmem->npages)
 		return -EINVAL;
-	pthread_rwlock_wrlock(&gmem->invalidate_lock);
+	sched_rwlock_wrlock(&gmem->invalidate_lock);
 	pthread_rwlock_wrlock(&gmem->lock);
 	f = folio_at(gmem, index);
 	if (!f) {
@@ -1077,13 +1080,13 @@ int kvm_gmem_error_folio(struct kvm_gmem *gmem, uint64_t index)
 	inv.filter = kvm_gmem_get_invalidate_filter(gmem);
 	invalidate_begin(gmem, &inv);
 	invalidate_end(gmem, &inv);
-	pthread_rwlock_unlock(&gmem->invalidate_lock);
+	sched_rwlock_unlock(&gmem->invalidate_lock);
 	return 0;
 
 out_unlock:
 	pool_drain(gmem, &pool);
 	pthread_rwlock_unlock(&gmem->lock);
-	pthread_rwlock_unlock(&gmem->invalidate_lock);
+	sched_rwlock_unlock(&gmem->invalidate_lock);
 	return ret;
 }
 
@@ -1174,7 +1177,7 @@ int kvm_gmem_set_attributes(struct kvm_gmem *gmem, uint64_t offset, uint64_t len
 	if (ret)
 		return ret;
 
-	pthread_rwlock_wrlock(&gmem->invalidate_lock);
+	sched_rwlock_wrlock(&gmem->invalidate_lock);
 	pthread_rwlock_wrlock(&gmem->lock);
 	a = attr_at(gmem, s);
 	if (a->private_mem == private_mem && a->end >= e) {
@@ -1222,7 +1225,7 @@ int kvm_gmem_set_attributes(struct kvm_gmem *gmem, uint64_t offset, uint64_t len
 	attr_pool_drain(gmem, &attrs);
 	pthread_rwlock_unlock(&gmem->lock);
 out:
-	pthread_rwlock_unlock(&gmem->invalidate_lock);
+	sched_rwlock_unlock(&gmem->invalidate_lock);
 	return ret;
 }
 

@@ -33,7 +33,6 @@ struct replay {
 	struct tdpsim_vm *vm;
 	struct tdpsim_checker *checker;
 	struct tdpsim_policy policy;	/* effective policies, for the engine */
-	uint64_t baseline[TDPSIM_ALLOC_KIND_NR]; /* alloc counts at create */
 	struct tdpsim_snapshot mark;
 	bool have_mark;
 	bool destroyed;
@@ -61,7 +60,7 @@ void replay_clear_raised(struct replay *r);
 
 /*
  * replay_setup_vm() - create the VM of the trace's `vm` record and apply
- * the trace's and the caller's policies (r->vm, r->policy, r->baseline).
+ * the trace's and the caller's policies (r->vm, r->policy).
  * No checker. 0 or a negative errno (reported).
  */
 int replay_setup_vm(struct replay *r);

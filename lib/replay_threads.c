@@ -49,7 +49,7 @@ struct actor {
 /* One run of the trace: a fresh VM, its checker, a thread per actor. */
 struct run {
 	struct engine *e;
-	struct replay base;		/* vm, checker, policy, baseline, results */
+	struct replay base;		/* vm, checker, policy, results */
 	struct tdpsim_replay_result tally; /* base.res */
 	struct actor *actors;		/* [e->nr] */
 	struct sched *sched;		/* EXPLORE: this run's scheduler */
@@ -349,7 +349,8 @@ static void sync_action(struct actor *a, size_t i)
 	case TRACE_DESTROY:
 		tdpsim_vm_teardown(b->vm);
 		run->destroyed = true;
-		tdpsim_checker_check_leak(b->checker, b->baseline);
+		/* Strict, as replay.c: nothing but the husk remains. */
+		tdpsim_checker_check_leak(b->checker, NULL);
 		break;
 	default:
 		break;
@@ -430,6 +431,7 @@ static void actor_main(struct actor *a)
 		if (is_sync(rec->verb)) {
 			if (own)
 				begin_event(a, i);
+			a->line = rec->line;
 			meet(a, i, own);
 			continue;
 		}
@@ -646,7 +648,7 @@ static void run_abandon(struct run *run, int ret, struct tdpsim_replay_result *r
 						"at line %u, %s", a->line,
 						wait_name(w));
 	}
-	if (ret == -ELOOP && sched_current(s) >= 0)
+	if ((ret == -ELOOP || ret == -ETIMEDOUT) && sched_current(s) >= 0)
 		at = &run->actors[sched_current(s)];
 	if (!at)
 		at = &run->actors[0];
@@ -668,6 +670,10 @@ static void run_abandon(struct run *run, int ret, struct tdpsim_replay_result *r
 		replay_diag(&at->r, TDPSIM_DIAG_VIOLATION, at->line, "progress", false,
 			    "the schedule took more than %" PRIu64 " scheduling decisions (a livelock, or raise --max-steps): %s",
 			    e->r->opts->explore_max_steps, where);
+	else if (ret == -ETIMEDOUT)
+		replay_diag(&at->r, TDPSIM_DIAG_VIOLATION, at->line, "progress", false,
+			    "the schedule made no scheduling decision for %d s: a thread is blocked outside the scheduler (a lock held across a scheduling point and not taken through kvm_mutex_lock() or sched_*lock()): %s",
+			    SCHED_WATCHDOG_SECONDS, where);
 	else
 		replay_diag(&at->r, TDPSIM_DIAG_VIOLATION, at->line, "progress", false,
 			    "the schedule deadlocked: no thread can run: %s", where);
@@ -759,7 +765,7 @@ static bool explore_finish(void *opaque, struct sched *s, int ret)
 
 	(void)s;
 	e->cur = NULL;
-	if (ret == -EDEADLK || ret == -ELOOP) {
+	if (ret == -EDEADLK || ret == -ELOOP || ret == -ETIMEDOUT) {
 		run_abandon(run, ret, &e->last);
 		e->last_internal = false;
 		e->last_oom = false;

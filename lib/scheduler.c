@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "scheduler.h"
 
@@ -524,8 +525,10 @@ static void hand_over(struct sched *s, struct sched_thread *me, int64_t next)
 static __attribute__((noreturn)) void park(struct sched *s, struct sched_thread *me,
 					   int err)
 {
-	s->ret = err;
-	s->last = me->id;
+	if (!s->ret) {
+		s->ret = err;
+		s->last = me->id;
+	}
 	s->current = NONE;
 	pthread_cond_signal(&s->main_cv);
 	for (;;)
@@ -535,7 +538,12 @@ static __attribute__((noreturn)) void park(struct sched *s, struct sched_thread 
 /* decide() and hand over, or park if the run is stuck. @mu held. */
 static void reschedule(struct sched *s, struct sched_thread *me, bool yield)
 {
-	int64_t next = decide(s, me->id, yield);
+	int64_t next;
+
+	/* The watchdog gave up on this run while we were away. */
+	if (s->ret)
+		park(s, me, s->ret);
+	next = decide(s, me->id, yield);
 
 	if (next < 0)
 		park(s, me, next == -ELOOP ? -ELOOP : -EDEADLK);
@@ -638,6 +646,71 @@ void kvm_mutex_unlock(struct kvm *kvm, pthread_mutex_t *m)
 	sched_point(kvm, SCHED_LOCK_RELEASE);
 }
 
+/* The scheduler running the calling thread, or NULL (also its explorer). */
+static struct sched *my_sched(void)
+{
+	struct sched_thread *me = sched_self;
+
+	return me && me != &me->s->main_th ? me->s : NULL;
+}
+
+void sched_mutex_lock(pthread_mutex_t *m)
+{
+	struct sched *s = my_sched();
+
+	if (likely(!s)) {
+		pthread_mutex_lock(m);
+		return;
+	}
+	__sched_point(s, SCHED_LOCK_ACQUIRE);
+	while (pthread_mutex_trylock(m))
+		__sched_wait(s, SCHED_WAIT_LOCK);
+}
+
+void sched_mutex_unlock(pthread_mutex_t *m)
+{
+	struct sched *s = my_sched();
+
+	pthread_mutex_unlock(m);
+	if (s)
+		__sched_point(s, SCHED_LOCK_RELEASE);
+}
+
+void sched_rwlock_rdlock(pthread_rwlock_t *l)
+{
+	struct sched *s = my_sched();
+
+	if (likely(!s)) {
+		pthread_rwlock_rdlock(l);
+		return;
+	}
+	__sched_point(s, SCHED_LOCK_ACQUIRE);
+	while (pthread_rwlock_tryrdlock(l))
+		__sched_wait(s, SCHED_WAIT_LOCK);
+}
+
+void sched_rwlock_wrlock(pthread_rwlock_t *l)
+{
+	struct sched *s = my_sched();
+
+	if (likely(!s)) {
+		pthread_rwlock_wrlock(l);
+		return;
+	}
+	__sched_point(s, SCHED_LOCK_ACQUIRE);
+	while (pthread_rwlock_trywrlock(l))
+		__sched_wait(s, SCHED_WAIT_LOCK);
+}
+
+void sched_rwlock_unlock(pthread_rwlock_t *l)
+{
+	struct sched *s = my_sched();
+
+	pthread_rwlock_unlock(l);
+	if (s)
+		__sched_point(s, SCHED_LOCK_RELEASE);
+}
+
 /* ---- threads and the run ---- */
 
 void sched_thread_begin(struct sched *s, unsigned int id)
@@ -703,8 +776,33 @@ int sched_run(struct sched *s)
 		s->current = next;
 		pthread_cond_signal(&s->th[next].cv);
 	}
-	while (!s->finished && !s->ret)
-		pthread_cond_wait(&s->main_cv, &s->mu);
+	/*
+	 * The watchdog: a run that makes no decision for this long has a
+	 * thread blocked outside the scheduler (a lock taken with pthread_*
+	 * rather than the sched_* helpers while another holds it across a
+	 * scheduling point): give up on it rather than hang.
+	 */
+	{
+		uint64_t seen = s->steps;
+		unsigned int idle = 0;
+
+		while (!s->finished && !s->ret) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			if (pthread_cond_timedwait(&s->main_cv, &s->mu, &ts) != ETIMEDOUT)
+				continue;
+			if (s->steps != seen || s->in_callbacks) {
+				seen = s->steps;
+				idle = 0;
+			} else if (++idle >= (s->cfg.watchdog ? s->cfg.watchdog :
+							 SCHED_WATCHDOG_SECONDS)) {
+				s->ret = -ETIMEDOUT;
+				s->last = s->current;
+			}
+		}
+	}
 	/* A replayed schedule longer than the run does not fit either. */
 	if (s->cfg.strategy == SCHED_REPLAY && !s->ret && !s->diverged &&
 	    s->rp_run < s->cfg.replay->nr)
@@ -1104,6 +1202,7 @@ static int run_one(const struct sched_scenario *sc, const struct sched_config *c
 		goto out_free;
 	}
 	out->ret = sched_run(s);
+	/* -ETIMEDOUT: the thread that held the turn is still out there. */
 	if (!out->ret) {
 		for (unsigned int i = 0; i < started; i++)
 			pthread_join(tids[i], NULL);
@@ -1149,6 +1248,7 @@ int sched_explore(const struct sched_scenario *sc, const struct sched_explore_op
 	memset(res, 0, sizeof(*res));
 	cfg.depth = o->depth ? o->depth : SCHED_DEFAULT_DEPTH;
 	cfg.max_steps = o->max_steps ? o->max_steps : SCHED_DEFAULT_MAX_STEPS;
+	cfg.watchdog = o->watchdog;
 
 	if (o->replay) {
 		cfg.strategy = SCHED_REPLAY;

@@ -45,6 +45,7 @@
 #include <stdint.h>
 
 #include "kvm.h"
+#include "sched_lock.h"
 
 /* Where a scheduling point is (counted per kind, see sched_points()). */
 enum sched_point_kind {
@@ -95,6 +96,7 @@ struct sched_config {
 	uint64_t pct_steps;		/* PCT: steps a schedule is expected to take
 					 * (the change points fall in 1..this) */
 	uint64_t max_steps;		/* livelock bound; 0: no bound */
+	unsigned int watchdog;		/* seconds; 0: SCHED_WATCHDOG_SECONDS */
 	const struct sched_schedule *replay; /* SCHED_REPLAY */
 };
 
@@ -132,6 +134,8 @@ void kvm_sched_yield(struct kvm *kvm);
  */
 void kvm_mutex_lock(struct kvm *kvm, pthread_mutex_t *m);
 void kvm_mutex_unlock(struct kvm *kvm, pthread_mutex_t *m);
+/* sched_mutex_lock(), sched_rwlock_*lock(): the same where no struct kvm
+ * is at hand (sched_lock.h). */
 
 /* ---- the scheduler ---- */
 
@@ -172,12 +176,17 @@ void sched_detach(struct sched *s);
 void sched_thread_begin(struct sched *s, unsigned int id);
 void sched_thread_end(void);
 
+/* A run that makes no decision for this long is given up (-ETIMEDOUT). */
+#define SCHED_WATCHDOG_SECONDS	60
+
 /**
  * sched_run() - once all @nr_threads threads are started: make the first
  * decision and wait until the run is over.
  * @return 0 when every thread ended; -EDEADLK when none could run (the
  *         threads are parked for good); -ELOOP when the run passed
- *         max_steps (likewise)
+ *         max_steps (likewise); -ETIMEDOUT when it made no decision for
+ *         SCHED_WATCHDOG_SECONDS: a thread blocked outside the scheduler
+ *         (a model lock not taken through the helpers above)
  */
 int sched_run(struct sched *s);
 
@@ -243,9 +252,10 @@ struct sched_scenario {
 	void (*thread)(void *opaque, unsigned int id);
 	/* After the run: @ret as sched_run() returned (after sched_detach()
 	 * when 0), or -EAGAIN if the threads could not all be created (none
-	 * ran). Tear the model down unless @ret is -EDEADLK or -ELOOP: then
-	 * the threads are parked in it for good and it must be left alone
-	 * (leaked). Return true if this schedule failed. */
+	 * ran). Tear the model down unless @ret is -EDEADLK, -ELOOP or
+	 * -ETIMEDOUT: then the threads are parked (or stuck) in it for good
+	 * and it must be left alone (leaked). Return true if this schedule
+	 * failed. */
 	bool (*finish)(void *opaque, struct sched *s, int ret);
 	void *opaque;
 };
@@ -262,6 +272,7 @@ struct sched_explore_opts {
 	unsigned int schedules;		/* N */
 	unsigned int depth;		/* PCT depth, default 3 */
 	uint64_t max_steps;		/* per schedule; 0: SCHED_DEFAULT_MAX_STEPS */
+	unsigned int watchdog;		/* seconds; 0: SCHED_WATCHDOG_SECONDS */
 	const struct sched_schedule *replay; /* run exactly this, once */
 	/* Called after each schedule, if set, with its scheduler (for
 	 * sched_schedule_string(), sched_hash() ...). */

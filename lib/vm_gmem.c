@@ -143,8 +143,8 @@ static struct kvm_gfn_range inv_range(const struct gmem_gfn_range *r,
  * returns, so until end() a fault just outside the range could still get
  * the whole huge folio (max_order) and map a huge leaf over pages being
  * freed or converted; mmu_invalidate_retry_gfn() on the widened range
- * makes it retry instead (the huge-folio series invalidates whole folios
- * before splitting them). Only the range itself is zapped.
+ * makes it retry instead, as if the whole folios being split had been
+ * invalidated. Only the range itself is zapped.
  *
  * In a mirror root the private zap is precise: every range's boundaries
  * are split first (kvm_gmem_split_private of P-YZ3), and only if all
@@ -166,10 +166,12 @@ static int vm_gmem_begin(void *opaque, const struct gmem_invalidation *inv)
 	mmu_write_lock(kvm);
 	kvm_mmu_invalidate_begin(kvm);
 	gmem_invalidation_for_each_range(&it, &r, inv) {
+		const int top = KVM_MAX_HUGEPAGE_LEVEL;
+
 		range = inv_range(&r, inv);
-		kvm_mmu_invalidate_range_add(kvm, gfn_round_for_level(range.start, KVM_MAX_HUGEPAGE_LEVEL),
-					     gfn_round_for_level(range.end - 1, KVM_MAX_HUGEPAGE_LEVEL) +
-					     KVM_PAGES_PER_HPAGE(KVM_MAX_HUGEPAGE_LEVEL));
+		kvm_mmu_invalidate_range_add(kvm, gfn_round_for_level(range.start, top),
+					     gfn_round_for_level(range.end - 1, top) +
+					     KVM_PAGES_PER_HPAGE(top));
 		precise = kvm_gfn_range_is_precise(kvm, &range);
 	}
 
@@ -487,7 +489,7 @@ int kvm_gmem_vm_set_attributes(struct kvm *kvm, gfn_t start, gfn_t end,
 	gfn_t gfn = start;
 	int r = 0;
 
-	pthread_mutex_lock(&kvm->slots_lock);
+	kvm_mutex_lock(kvm, &kvm->slots_lock);
 	slots = kvm_memslots(kvm);
 	/* Every GFN must be backed by a guest_memfd. */
 	while (gfn < end) {
@@ -512,7 +514,7 @@ int kvm_gmem_vm_set_attributes(struct kvm *kvm, gfn_t start, gfn_t end,
 		gfn = e;
 	}
 out:
-	pthread_mutex_unlock(&kvm->slots_lock);
+	kvm_mutex_unlock(kvm, &kvm->slots_lock);
 	return r;
 }
 
@@ -640,9 +642,9 @@ int tdpsim_gmem_set_memory_attributes(struct tdpsim_vm *vm, uint32_t id,
 		return r;
 	if (kvm->config.attrs != TDPSIM_ATTRS_GMEM)
 		return -EINVAL;
-	pthread_mutex_lock(&kvm->slots_lock);
+	kvm_mutex_lock(kvm, &kvm->slots_lock);
 	r = gmem_convert_locked(kvm, gmem, offset, len, private_mem);
-	pthread_mutex_unlock(&kvm->slots_lock);
+	kvm_mutex_unlock(kvm, &kvm->slots_lock);
 	return r;
 }
 

@@ -82,4 +82,11 @@ has "JSON counters" "$json" '"explore": {"strategy": "pct", "seed": 9, "depth": 
 "$replay" --quiet --threads --json "$tmp/t.json" "$tmp/green.trace"
 has "JSON threads mode" "$(cat "$tmp/t.json")" '"mode": "threads"'
 
+# docs/mmu.md's conversion window: green in file order, found by --explore.
+neighbour="$2/race-convert-neighbour.trace"
+"$replay" --quiet "$neighbour"; check "conversion window: sequential green" 0 $?
+out=$("$replay" --explore=200 --seed=1 "$neighbour" 2>&1); rc=$?
+check "conversion window: --explore finds it" 1 $rc
+has "conversion window: attr-uniform" "$out" "race-convert-neighbour.trace:16: violation attr-uniform: huge leaf over mixed attributes"
+
 exit $fail

@@ -111,7 +111,7 @@ static bool scenario_finish(void *opaque, struct sched *s, int ret)
 	bool failed;
 
 	(void)s;
-	if (ret == -EDEADLK || ret == -ELOOP)
+	if (ret == -EDEADLK || ret == -ELOOP || ret == -ETIMEDOUT)
 		return true;	/* parked for good: leave the VM alone */
 	tdpsim_counters_snapshot(tdpsim_vm_counters(sc->vm), &sc->last_counters);
 	sc->rcu_freed = tdpsim_counters_get(tdpsim_vm_counters(sc->vm),
@@ -674,6 +674,49 @@ static void deadlock_thread(void *opaque, unsigned int id)
 	}
 }
 
+/*
+ * A model lock taken with plain pthread calls and held across a scheduling
+ * point (what kvm_mutex_lock() is for): the other thread really blocks
+ * on it, so no decision is made any more. The watchdog gives up.
+ */
+static pthread_mutex_t plain = PTHREAD_MUTEX_INITIALIZER;
+
+static void plain_lock_thread(void *opaque, unsigned int id)
+{
+	struct scenario *sc = opaque;
+	struct kvm *kvm = to_kvm(sc->vm);
+
+	(void)id;
+	pthread_mutex_lock(&plain);
+	sched_point(kvm, SCHED_TEST);
+	pthread_mutex_unlock(&plain);
+}
+
+static void test_explore_watchdog(void **state)
+{
+	struct scenario sc = { 0 };
+	struct sched_scenario scn = {
+		.nr_threads = 2,
+		.setup = deadlock_setup,
+		.thread = plain_lock_thread,
+		.finish = scenario_finish,
+		.opaque = &sc,
+	};
+	struct sched_explore_opts o = {
+		.strategy = SCHED_RANDOM,
+		.seed = 1,
+		.schedules = 20,
+		.watchdog = 2,
+	};
+	struct sched_explore_result res;
+
+	(void)state;
+	assert_tdp_ok(sched_explore(&scn, &o, &res));
+	assert_true(res.failed);
+	assert_int_equal(res.run_ret, -ETIMEDOUT);
+	free(res.schedule);
+}
+
 static void test_explore_progress(void **state)
 {
 	struct scenario sc = { 0 };
@@ -759,6 +802,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_explore_zap_vs_rcu_walker),
 	cmocka_unit_test(test_explore_convert_vs_fault),
 	cmocka_unit_test(test_explore_progress),
+	cmocka_unit_test(test_explore_watchdog),
 };
 
 TEST_MAIN(tests)
