@@ -646,6 +646,13 @@ void kvm_mutex_unlock(struct kvm *kvm, pthread_mutex_t *m)
 	sched_point(kvm, SCHED_LOCK_RELEASE);
 }
 
+void sched_seamcall_hook(void *opaque, uint32_t leaf, uint64_t status)
+{
+	(void)leaf;
+	(void)status;
+	sched_point(opaque, SCHED_SEAMCALL);
+}
+
 /* The scheduler running the calling thread, or NULL (also its explorer). */
 static struct sched *my_sched(void)
 {
@@ -737,8 +744,11 @@ void sched_thread_end(void)
 	TDPSIM_WARN_ON_ONCE(me->rcu_depth);
 	me->state = TS_DONE;
 	s->nr_done++;
-	s->last = me->id;
-	if (s->aborted) {
+	if (!s->ret)
+		s->last = me->id;
+	/* Aborted before the start, or given up by the watchdog: the turn
+	 * goes nowhere. */
+	if (s->aborted || s->ret) {
 		pthread_cond_signal(&s->main_cv);
 		goto out;
 	}
@@ -842,8 +852,16 @@ void sched_enter_main(struct sched *s)
 
 void sched_leave_main(struct sched *s)
 {
-	if (sched_self == &s->main_th)
-		sched_self = NULL;
+	if (sched_self != &s->main_th)
+		return;
+	/* What the tear-down queued and did not wait for runs now: no thread
+	 * of the run is in a section any more (unless it is parked in one,
+	 * and then its callbacks wait for ever, with the rest of its VM). */
+	pthread_mutex_lock(&s->mu);
+	while (rcu_ready(s))
+		run_rcu(s);
+	pthread_mutex_unlock(&s->mu);
+	sched_self = NULL;
 }
 
 int sched_current(const struct sched *s)

@@ -18,7 +18,7 @@
  *   memory cache top-up               lib/mmu_cache.c
  *   RCU read-side enter and exit      kvm_rcu_read_lock/unlock (observe.h)
  *   spin and retry loops (yield)      lib/mmu.c, lib/tdp_mmu.c
- *   SEAMCALL entry                    SCHED_SEAMCALL, for the TDX code
+ *   SEAMCALL                          sched_seamcall_hook(), for the TDX code
  *
  * Blocking is modelled, never done: a thread that cannot take a lock, or
  * waits for a grace period or a barrier, is marked blocked and another
@@ -121,6 +121,15 @@ static inline void sched_wait(struct kvm *kvm, enum sched_wait wait)
 {
 	__sched_wait(kvm->sched, wait);
 }
+
+/*
+ * sched_seamcall_hook() - a tdpsim_tdx_call_hook (tdpsim/tdx_module.h) for
+ * the fake TDX Module of VM @opaque (a struct kvm *): the SEAMCALL
+ * scheduling point, inside the call while it holds the module's locks, so
+ * another thread's SEAMCALL can meet them and answer OPERAND_BUSY. For the
+ * KVM-side TDX code to install when it creates the module.
+ */
+void sched_seamcall_hook(void *opaque, uint32_t leaf, uint64_t status);
 
 /* A spin or retry loop's pause: the scheduler's yield, or the OS's. */
 void kvm_sched_yield(struct kvm *kvm);
