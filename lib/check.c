@@ -31,13 +31,13 @@ static const struct {
 	[CK_LPAGE] = { "lpage", true },
 	[CK_LPAGE_INFO] = { "lpage-info", true },
 	[CK_BOUNDARY] = { "boundary", true },		/* mirror roots */
-	[CK_ACCEPT_LEVEL] = { "accept-level", false },	/* TDX model */
+	[CK_ACCEPT_LEVEL] = { "accept-level", true },
 	[CK_DIRTY_LOG] = { "dirty-log", true },
 	[CK_TLB] = { "tlb", true },
-	[CK_MIRROR_SYNC] = { "mirror-sync", false },	/* TDX model */
-	[CK_SEAMCALL] = { "seamcall", false },		/* TDX model */
-	[CK_PAMT] = { "pamt", false },			/* TDX model */
-	[CK_HKID] = { "hkid", false },			/* TDX model */
+	[CK_MIRROR_SYNC] = { "mirror-sync", true },
+	[CK_SEAMCALL] = { "seamcall", true },
+	[CK_PAMT] = { "pamt", true },
+	[CK_HKID] = { "hkid", true },
 	[CK_LOCK] = { "lock", true },
 	[CK_NO_SLEEP] = { "no-sleep", true },
 	[CK_RCU] = { "rcu", true },
@@ -415,6 +415,7 @@ void tdpsim_checker_destroy(struct tdpsim_checker *c)
 	ck_attr_runs_free(&c->attrs);
 	ck_ranges_free(&c->extra);
 	free(c->eager);
+	free(c->accepts);
 	pthread_mutex_destroy(&c->report_lock);
 	pthread_mutex_destroy(&c->threads_lock);
 	pthread_mutex_destroy(&c->pt_lock);
@@ -758,6 +759,7 @@ int tdpsim_checker_check_leak(struct tdpsim_checker *c,
 			  "%" PRIu64 " page tables still wait for RCU after teardown",
 			  pending);
 	ck_rcu_leak(c);
+	ck_tdx_leak(c);
 	ck_leave();
 	return finish(c, 0);
 }

@@ -273,6 +273,12 @@ struct ck_eager {
 	bool completed;
 };
 
+/* A guest ACCEPT noted by tdpsim_checker_note_accept(). */
+struct ck_accept {
+	tdpsim_gfn_t gfn;
+	int level;
+};
+
 struct tdpsim_checker {
 	struct tdpsim_vm *vm;
 	uint64_t uid;			/* unique per checker, never reused */
@@ -310,6 +316,12 @@ struct tdpsim_checker {
 	struct ck_attr_runs attrs;	/* the last check's attribute runs */
 	struct ck_map inhibit;		/* lpage entries seen guest-inhibited */
 	struct ck_ranges extra;		/* ranges to check next (eager notes) */
+
+	/* TDX invariants (check_tdx.c), guarded by state_lock. */
+	uint64_t tdx_failures_seen;	/* the module's failure log, read up
+					 * to this seq */
+	struct ck_accept *accepts;	/* accepts noted since the last check */
+	unsigned int nr_accepts, cap_accepts;
 
 	/* guest_memfd invariants (check_gmem.c), made on first use. */
 	_Atomic(struct ck_gmem *) gmem;
@@ -490,9 +502,10 @@ void ck_note_root(struct tdpsim_checker *c, const void *table);
 /* Drop the per-table records (destroy). */
 void ck_rcu_free(struct tdpsim_checker *c);
 
-/* ---- TDX (check_tdx.c): not active yet ---- */
+/* ---- TDX (check_tdx.c): mirror-sync, seamcall, pamt, hkid, accept-level ---- */
 
 void ck_tdx_quiescent(struct tdpsim_checker *c);
+void ck_tdx_leak(struct tdpsim_checker *c);
 void ck_tdx_transition(struct tdpsim_checker *c, const struct tdpsim_spte_change *ch);
 void ck_tdx_leaf(struct ck_walk *w, const struct tdpsim_spte_info *e);
 

@@ -19,6 +19,7 @@
 
 #include "check.h"
 #include "internal.h"
+#include "kvm.h"
 
 static const char *mode_name(enum tdpsim_lock_mode mode)
 {
@@ -435,13 +436,16 @@ void ck_obs_lpage_access(void *opaque, uint32_t slot_id, int level, uint64_t idx
 			  "holds it for %s", mode_name(lock), mode_name(t->held));
 	/*
 	 * lpage_info is read under mmu_lock and written under it for write
-	 * (kvm_arch_post_set_memory_attributes(); guest-inhibit's
-	 * lpage.inhibit-lock policy comes with TDX). A slot being built is
-	 * not published yet and nobody else can see it
+	 * (kvm_arch_post_set_memory_attributes()), except that policy
+	 * lpage.inhibit-lock=read lets TDX's accept handler set guest-inhibit
+	 * under the read lock (the unsafe side: `lpage` catches the race). A
+	 * slot being built is not published yet and nobody else can see it
 	 * (kvm_alloc_memslot_metadata(), ..._init_memslot_memory_attributes()).
 	 */
 	if (t->held == TDPSIM_LOCK_WRITE ||
-	    (!write && t->held == TDPSIM_LOCK_READ) || !slot_published(c, slot_id))
+	    (t->held == TDPSIM_LOCK_READ &&
+	     (!write || c->vm->kvm.policy.inhibit_lock_read)) ||
+	    !slot_published(c, slot_id))
 		;
 	else if (!write)
 		ck_report(c, CK_LOCK, NULL,

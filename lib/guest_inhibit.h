@@ -5,10 +5,10 @@
  * the huge pages above the accepted level guest-inhibited, for good, and
  * split any mapping above that level down to it.
  *
- * TDX (accept, the fake module behind DEMOTE) is not wired into the VM
- * yet; this is the part that touches the TDP MMU, reachable from C tests
- * (and later from the TDX code), so the race policy `lpage.inhibit-lock`
- * governs can be explored now.
+ * This is the part that touches the TDP MMU: TDX's accept handler
+ * (tdx_handle_ept_violation() in lib/tdx.c) calls it, and C tests call it
+ * directly, so the race policy `lpage.inhibit-lock` governs can be
+ * explored without a guest.
  */
 #ifndef TDPSIM_GUEST_INHIBIT_H
 #define TDPSIM_GUEST_INHIBIT_H

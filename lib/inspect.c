@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 
+#include "kvm_tdx.h"
 #include "lpage_info.h"
 #include "mem_attrs.h"
 #include "memslot.h"
@@ -154,11 +155,13 @@ int tdpsim_vm_max_mapping_level(struct tdpsim_vm *vm, tdpsim_gfn_t gfn,
 	}
 	/* Private memory: no larger than the guest_memfd folio
 	 * (kvm_max_private_mapping_level), then lpage_info. */
-	level = kvm_mmu_max_mapping_level_peek(kvm, slot, gfn,
-					       is_private ?
-					       kvm_gmem_max_private_level(slot, gfn) :
-					       KVM_MAX_HUGEPAGE_LEVEL,
-					       is_private);
+	level = is_private ? kvm_gmem_max_private_level(slot, gfn) :
+			     KVM_MAX_HUGEPAGE_LEVEL;
+	/* TDX: tdx_gmem_private_max_mapping_level(). */
+	if (is_private && kvm->config.type == TDPSIM_VM_TDX &&
+	    level > tdx_gmem_private_max_mapping_level(kvm))
+		level = tdx_gmem_private_max_mapping_level(kvm);
+	level = kvm_mmu_max_mapping_level_peek(kvm, slot, gfn, level, is_private);
 out:
 	tdp_rcu_read_unlock();
 	return level;

@@ -30,6 +30,7 @@ struct kvm;
 struct sched;
 struct kvm_gmem;
 struct kvm_gmem_table;
+struct kvm_tdx;
 
 /* KVM_BUG_ON(): a model bug that marks the VM as bugged. */
 #define KVM_BUG_ON(cond, kvm)						\
@@ -60,6 +61,9 @@ struct kvm_mmu_page {
 	struct kvm_mmu_page *next_root;	/* roots: kvm->arch.tdp_mmu_roots link */
 	struct kvm *kvm;		/* owner, for the RCU callback */
 	struct rcu_head rcu_head;	/* freed by call_rcu */
+	u64 external_spt;		/* mirror tables on TDX: the HPA of the
+					 * S-EPT page behind it, 0 if none
+					 * (lib/tdx.c) */
 };
 
 static inline bool is_mirror_sp(const struct kvm_mmu_page *sp)
@@ -250,6 +254,7 @@ struct kvm {
 					 * host memory behind them
 					 * (lib/vm_gmem.c); NULL until the
 					 * first one */
+	struct kvm_tdx *tdx;		/* TDX VMs: KVM's TDX side (lib/tdx.c) */
 	_Atomic bool vm_bugged;		/* a KVM_BUG_ON fired */
 	bool dead;			/* torn down: only a husk remains */
 };

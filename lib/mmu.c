@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <sched.h>
 
+#include "kvm_tdx.h"
 #include "lpage_info.h"
 #include "mem_attrs.h"
 #include "memslot.h"
@@ -308,6 +309,13 @@ static int kvm_mmu_faultin_pfn(struct kvm_vcpu *vcpu, struct kvm_page_fault *fau
 			return kvm_mmu_memory_fault_exit(fault);
 		if (r != RET_PF_CONTINUE)
 			return r;
+		/* tdx_gmem_private_max_mapping_level() */
+		if (kvm->config.type == TDPSIM_VM_TDX) {
+			int tdx_level = tdx_gmem_private_max_mapping_level(kvm);
+
+			if (fault->max_level > tdx_level)
+				fault->max_level = tdx_level;
+		}
 		if (mmu_invalidate_retry_gfn_unsafe(kvm, fault->mmu_seq, fault->gfn))
 			return RET_PF_RETRY;
 		return RET_PF_CONTINUE;
@@ -382,6 +390,11 @@ int kvm_mmu_page_fault(struct kvm_vcpu *vcpu, struct kvm_page_fault *fault,
 		r = kvm_tdp_mmu_page_fault(vcpu, fault);
 		if (r != RET_PF_RETRY)
 			break;
+		/* A bugged VM is dead: its vCPUs do not run again. */
+		if (atomic_load(&kvm->vm_bugged)) {
+			r = -EIO;
+			break;
+		}
 		counter_inc(&kvm->stats, TDPSIM_STAT_FAULT_RETRY);
 		if (++retries >= kvm->policy.fault_retries) {
 			observe_fault_stuck(kvm, fault->gfn, retries);

@@ -24,6 +24,7 @@
 #include <tdpsim/tdpsim.h>
 
 #include "internal.h"
+#include "kvm_tdx.h"
 #include "policy.h"
 #include "replay_internal.h"
 #include "trace_parse.h"
@@ -206,14 +207,37 @@ void replay_result_name(const struct trace_result *res, char *buf, size_t len)
 	}
 }
 
-/* A verb whose model has not landed: an internal limit, said plainly. */
-static void not_modelled(struct replay *r, const struct trace_record *rec,
-			 const char *what)
+/* `accept`: the guest's TDG.MEM.PAGE.ACCEPT with the exits it causes. */
+static struct trace_result replay_accept(struct replay *r, const struct trace_record *rec)
 {
-	diag(r, TDPSIM_DIAG_ERROR, rec->line, NULL, false,
-	     "'%s' needs %s, which this tdpsim does not model yet",
-	     trace_verb_name(rec->verb), what);
-	r->internal = true;
+	struct kvm *kvm = to_kvm(r->vm);
+	enum tdx_accept_result ar;
+	struct trace_result res = result_ok();
+	int ret;
+
+	if (kvm->dead || !kvm->tdx)
+		return result_err(kvm->dead ? -ENODEV : -EINVAL);
+	ret = tdx_accept(kvm->vcpus[rec->actor.index], rec->u.accept.gfn,
+			 rec->u.accept.level, &ar);
+	if (ret)
+		return result_err(ret);
+	switch (ar) {
+	case TDX_ACCEPT_OK:
+		break;
+	case TDX_ACCEPT_ALREADY_ACCEPTED:
+		res.kind = TRACE_RESULT_ALREADY_ACCEPTED;
+		break;
+	case TDX_ACCEPT_SIZE_MISMATCH:
+		res.kind = TRACE_RESULT_SIZE_MISMATCH;
+		break;
+	case TDX_ACCEPT_EXIT_MEMORY_FAULT:
+		res.kind = TRACE_RESULT_EXIT_MEMORY_FAULT;
+		break;
+	}
+	if (r->checker)
+		tdpsim_checker_note_accept(r->checker, rec->u.accept.gfn,
+					   rec->u.accept.level, ar == TDX_ACCEPT_OK);
+	return res;
 }
 
 static int run_check(struct replay *r, bool full)
@@ -327,11 +351,29 @@ struct trace_result replay_apply_event(struct replay *r, size_t i)
 						    rec->u.gmem_range.offset));
 		break;
 	case TRACE_ACCEPT:
-	case TRACE_POPULATE:
-	case TRACE_FINALIZE:
-	case TRACE_INJECT_SEAMCALL:
-		not_modelled(r, rec, "the TDX model");
+		res = replay_accept(r, rec);
 		break;
+	case TRACE_POPULATE:
+		res = result_err(tdx_gmem_post_populate(to_kvm(r->vm), rec->u.range.gfn,
+							rec->u.range.pages));
+		break;
+	case TRACE_FINALIZE:
+		res = result_err(tdx_td_finalize(to_kvm(r->vm)));
+		break;
+	case TRACE_INJECT_SEAMCALL: {
+		const struct trace_tdx_leaf *leaf = rec->u.seamcall.leaf;
+
+		ret = tdx_inject_seamcall(to_kvm(r->vm),
+					  leaf->nr | (leaf->guest ? TDPSIM_TDX_LEAF_TDCALL : 0),
+					  rec->u.seamcall.status_code,
+					  rec->u.seamcall.count);
+		if (ret) {
+			diag(r, TDPSIM_DIAG_ERROR, rec->line, NULL, false,
+			     "inject seamcall: %s", tdpsim_strerror(ret));
+			r->internal = true;
+		}
+		break;
+	}
 	default:
 		diag(r, TDPSIM_DIAG_ERROR, rec->line, NULL, false,
 		     "internal: '%s' is not an event", trace_verb_name(rec->verb));
@@ -474,9 +516,42 @@ void replay_run_expect(struct replay *r, size_t i)
 	case TRACE_EXPECT_VIOLATION:
 		/* Settled with the event it follows (settle_violations()). */
 		break;
-	case TRACE_EXPECT_SEPT:
-		not_modelled(r, rec, "the TDX model");
+	case TRACE_EXPECT_SEPT: {
+		struct tdpsim_sept_entry_info e = { 0 };
+		struct tdpsim_tdx_module *m = r->vm ? kvm_tdx_module(to_kvm(r->vm)) : NULL;
+		const char *want_name = trace_sept_state_name(rec->u.sept.state);
+		enum tdpsim_sept_state want_state;
+		uint64_t gpa = rec->u.sept.gfn << 12;
+
+		if (tdpsim_sept_state_from_name(want_name, &want_state)) {
+			r->internal = true;
+			break;
+		}
+		gpa &= ~((1ULL << (12 + 9 * (rec->u.sept.level - 1))) - 1);
+		ret = m ? tdpsim_tdx_sept_lookup(m, kvm_tdx_tdr(to_kvm(r->vm)), gpa,
+						 rec->u.sept.level, &e) : -ENOENT;
+		if (ret == -ENOENT) {
+			e.level = rec->u.sept.level;
+			e.state = TDPSIM_SEPT_FREE;
+			ret = 0;
+		}
+		if (ret) {
+			expect_failed(r, rec, "expect sept gfn=0x%" PRIx64 ": %s",
+				      rec->u.sept.gfn, tdpsim_strerror(ret));
+			break;
+		}
+		/* A walk that stopped above the level at a FREE entry: FREE. */
+		if (e.level > rec->u.sept.level && e.state == TDPSIM_SEPT_FREE)
+			e.level = rec->u.sept.level;
+		if (e.level == rec->u.sept.level && e.state == want_state)
+			break;
+		expect_failed(r, rec,
+			      "expect sept gfn=0x%" PRIx64 " level=%s state=%s: the module's entry is %s at %s",
+			      rec->u.sept.gfn, tdpsim_level_name(rec->u.sept.level), want_name,
+			      tdpsim_sept_state_name(e.state) ? tdpsim_sept_state_name(e.state) : "?",
+			      tdpsim_level_name(e.level));
 		break;
+	}
 	default:
 		r->internal = true;
 		break;

@@ -158,6 +158,7 @@ static void tdp_mmu_init_sp(struct kvm_mmu_page *sp, tdp_ptep_t sptep, gfn_t gfn
 	atomic_init(&sp->role.invalid, false);
 	sp->gfn = gfn;
 	sp->ptep = sptep;
+	sp->external_spt = 0;
 }
 
 /* tdp_mmu_init_child_sp(): @child_sp will be linked at @iter. */
@@ -422,8 +423,12 @@ static int __handle_changed_spte(struct kvm *kvm, bool is_mirror, gfn_t gfn,
 void handle_changed_spte(struct kvm *kvm, bool is_mirror, gfn_t gfn,
 			 u64 old_spte, u64 new_spte, int level, bool shared)
 {
-	KVM_BUG_ON(__handle_changed_spte(kvm, is_mirror, gfn, old_spte, new_spte,
-					 level, shared), kvm);
+	/* Only the external hook can fail here (a PFN change WARNs itself):
+	 * a SEAMCALL KVM cannot fail, TDX_BUG_ON(). The VM is bugged; the
+	 * fake module's failure log has the call for the checker. */
+	if (__handle_changed_spte(kvm, is_mirror, gfn, old_spte, new_spte, level,
+				  shared))
+		atomic_store(&kvm->vm_bugged, true);
 }
 
 /* ---- the SPTE writers ---- */
@@ -693,6 +698,36 @@ bool kvm_tdp_mmu_unmap_gfn_range(struct kvm *kvm, struct kvm_gfn_range *range,
 /* ---- linking and splitting ---- */
 
 /*
+ * tdp_mmu_split_mirror_spte() - under the write lock, replace the huge
+ * mirror leaf at @iter with the link @new_spte. The external hook (TDX:
+ * BLOCK, TRACK, DEMOTE) runs first and the SPTE is written only if it
+ * succeeded, so a split the module refused (-EBUSY: contention, returned
+ * rather than fatal, as in the V5 thread) leaves the mirror unchanged and
+ * can be retried.
+ */
+static int tdp_mmu_split_mirror_spte(struct kvm *kvm, struct tdp_iter *iter,
+				     u64 new_spte)
+{
+	u64 old_spte;
+	int ret;
+
+	lockdep_assert_held_write(kvm);
+	if (kvm->x86_ops.set_external_spte) {
+		ret = kvm->x86_ops.set_external_spte(kvm, iter->gfn, iter->old_spte,
+						     new_spte, iter->level);
+		if (ret)
+			return ret;
+	}
+	sched_point(kvm, SCHED_SPTE_XCHG);
+	old_spte = kvm_tdp_mmu_write_spte(iter->sptep, iter->old_spte, new_spte,
+					  iter->level);
+	tdp_mmu_observe_spte(kvm, iter->sptep, iter->gfn, iter->level, old_spte,
+			     new_spte, false);
+	iter->old_spte = old_spte;
+	return 0;
+}
+
+/*
  * tdp_mmu_link_sp() - install a link to @sp at @iter: compare-and-swap
  * under the read lock (-EBUSY if someone else got there), else a store.
  */
@@ -704,6 +739,12 @@ static int tdp_mmu_link_sp(struct kvm *kvm, struct tdp_iter *iter,
 
 	if (shared) {
 		ret = tdp_mmu_set_spte_atomic(kvm, iter, spte);
+		if (ret)
+			return ret;
+	} else if (unlikely(kvm_has_mirrored_tdp(kvm)) &&
+		   is_shadow_present_pte(iter->old_spte) &&
+		   is_mirror_sptep(kvm, iter->sptep)) {
+		ret = tdp_mmu_split_mirror_spte(kvm, iter, spte);
 		if (ret)
 			return ret;
 	} else {
@@ -769,8 +810,9 @@ static bool iter_cross_boundary(const struct tdp_iter *iter, gfn_t start, gfn_t 
  * tdp_mmu_split_huge_pages_root() - split the huge leaves of [start, end)
  * in @root down to @target_level; with @b, only those crossing @b's range
  * (only_cross_boundary). A table is allocated with mmu_lock dropped, then
- * the walk restarts from the root (iter.yielded). Returns 0 or -ENOMEM
- * (with mmu_lock held as on entry).
+ * the walk restarts from the root (iter.yielded). Returns 0, -ENOMEM, or
+ * the external hook's error (mirror roots: -EBUSY after many retries,
+ * -EIO), with mmu_lock held as on entry.
  */
 static int tdp_mmu_split_huge_pages_root(struct kvm *kvm, struct kvm_mmu_page *root,
 					 gfn_t start, gfn_t end, int target_level,
@@ -778,6 +820,8 @@ static int tdp_mmu_split_huge_pages_root(struct kvm *kvm, struct kvm_mmu_page *r
 {
 	struct kvm_mmu_page *sp = NULL;
 	struct tdp_iter iter;
+	unsigned int busy = 0;
+	int r = 0;
 
 	rcu_read_lock_kvm(kvm);
 
@@ -819,8 +863,13 @@ retry:
 		}
 
 		tdp_mmu_init_child_sp(kvm, sp, &iter);
-		if (tdp_mmu_split_huge_page(kvm, &iter, sp, shared))
+		r = tdp_mmu_split_huge_page(kvm, &iter, sp, shared);
+		/* Lost a race, or the module was busy (mirror): again, but not
+		 * forever. */
+		if (r == -EBUSY && ++busy < kvm->policy.fault_retries)
 			goto retry;
+		if (r)
+			break;
 		sp = NULL;
 	}
 
@@ -829,7 +878,7 @@ retry:
 	/* A table allocated for a huge page someone else split or zapped. */
 	if (sp)
 		tdp_mmu_free_sp(kvm, sp);
-	return 0;
+	return r;
 }
 
 int kvm_tdp_mmu_try_split_huge_pages(struct kvm *kvm, unsigned int types,

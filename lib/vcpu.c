@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "kvm_tdx.h"
 #include "mem_attrs.h"
 #include "mmu.h"
 
@@ -111,6 +112,9 @@ int tdpsim_vcpu_prefault(struct tdpsim_vcpu *v, tdpsim_gfn_t gfn, uint64_t npage
 	if (!ret_result || !npages || end < gfn ||
 	    end > tdp_mmu_max_gfn_exclusive(kvm))
 		return -EINVAL;
+	/* TDX: kvm->arch.pre_fault_allowed only once the TD is finalized. */
+	if (kvm->config.type == TDPSIM_VM_TDX && !tdx_pre_fault_allowed(kvm))
+		return -EOPNOTSUPP;
 
 	while (gfn < end) {
 		struct kvm_page_fault fault;
@@ -121,7 +125,16 @@ int tdpsim_vcpu_prefault(struct tdpsim_vcpu *v, tdpsim_gfn_t gfn, uint64_t npage
 		memset(&fault, 0, sizeof(fault));
 		fault.gfn = gfn;
 		fault.prefetch = true;
-		fault.is_private = fault_is_private(kvm, gfn, TDPSIM_FAULT_DEFAULT);
+		if (kvm->config.type == TDPSIM_VM_TDX) {
+			/* By the GFN's current attribute, not the TDX
+			 * fault default. */
+			tdp_rcu_read_lock();
+			fault.is_private = kvm_mem_is_private(kvm, gfn);
+			tdp_rcu_read_unlock();
+		} else {
+			fault.is_private = fault_is_private(kvm, gfn,
+							    TDPSIM_FAULT_DEFAULT);
+		}
 		r = vcpu_fault(vcpu, &fault, &res);
 		if (r)
 			return r;

@@ -11,6 +11,7 @@
 #include "mem_attrs.h"
 #include "memslot.h"
 #include "mmu.h"
+#include "kvm_tdx.h"
 #include "mmu_cache.h"
 #include "observe.h"
 #include "tdp_mmu.h"
@@ -56,9 +57,6 @@ static int vm_check_config(const struct tdpsim_vm_config *cfg)
 	/* Attributes on the guest_memfd need private memory. */
 	if (cfg->attrs == TDPSIM_ATTRS_GMEM && cfg->type == TDPSIM_VM_DEFAULT)
 		return -EINVAL;
-	/* The mirror root and the TDX module arrive with a later issue. */
-	if (cfg->type == TDPSIM_VM_TDX)
-		return -ENOTSUP;
 	return 0;
 }
 
@@ -101,8 +99,13 @@ static void kvm_destroy_vm(struct kvm *kvm)
 	/* kvm_gmem_release() of every file: zap what is bound, unbind. */
 	if (kvm->arch.tdp_mmu_roots)
 		kvm_gmem_table_release(kvm);
+	/* kvm_arch_pre_destroy_vm(): TDX releases the HKID once no private
+	 * leaf is left, so the S-EPT pages can be reclaimed below. */
+	tdx_mmu_release_hkid(kvm);
 	if (kvm->arch.tdp_mmu_roots)
 		kvm_mmu_uninit_tdp_mmu(kvm);
+	/* tdx_vcpu_free(), tdx_vm_destroy(): the TD's control pages. */
+	tdx_vm_destroy(kvm);
 	for (unsigned int i = 0; i < TDPSIM_MAX_VCPUS; i++) {
 		if (kvm->vcpus[i])
 			kvm_vcpu_destroy(kvm, kvm->vcpus[i]);
@@ -181,7 +184,12 @@ int kvm_create_vm(const struct tdpsim_vm_config *cfg, unsigned int flags,
 	r = kvm_tdp_mmu_alloc_root(kvm, false, &root);
 	if (r)
 		goto err_destroy;
-	if (flags & KVM_VM_TEST_MIRROR) {
+	if (cfg->type == TDPSIM_VM_TDX) {
+		r = tdx_vm_init(kvm);
+		if (r)
+			goto err_destroy;
+	}
+	if ((flags & KVM_VM_TEST_MIRROR) || cfg->type == TDPSIM_VM_TDX) {
 		kvm->arch.mirrored_tdp = true;
 		r = kvm_tdp_mmu_alloc_root(kvm, true, &mirror_root);
 		if (r)
@@ -198,6 +206,7 @@ int kvm_create_vm(const struct tdpsim_vm_config *cfg, unsigned int flags,
 
 err_destroy:
 	kvm_destroy_vm(kvm);
+	tdx_vm_free(kvm);
 	pthread_mutex_destroy(&kvm->arch.tdp_mmu_pages_lock);
 	pthread_mutex_destroy(&kvm->slots_lock);
 	mmu_lock_destroy(&kvm->mmu_lock);
@@ -223,6 +232,7 @@ void tdpsim_vm_destroy(struct tdpsim_vm *vm)
 		return;
 	kvm = to_kvm(vm);
 	tdpsim_vm_teardown(vm);
+	tdx_vm_free(kvm);
 	pthread_mutex_destroy(&kvm->arch.tdp_mmu_pages_lock);
 	pthread_mutex_destroy(&kvm->slots_lock);
 	mmu_lock_destroy(&kvm->mmu_lock);

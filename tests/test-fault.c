@@ -231,8 +231,9 @@ static void test_fault_create_errors(void **state)
 	(void)state;
 	tdpsim_vm_config_init(&cfg);
 	cfg.type = TDPSIM_VM_TDX;
-	assert_int_equal(tdpsim_vm_create(&cfg, &vm), -ENOTSUP);
-	assert_ptr_equal(vm, (void *)1);
+	assert_int_equal(tdpsim_vm_create(&cfg, &vm), 0);
+	tdpsim_vm_destroy(vm);
+	vm = (void *)1;
 	tdpsim_vm_config_init(&cfg);
 	cfg.levels = 3;
 	assert_int_equal(tdpsim_vm_create(&cfg, &vm), -EINVAL);

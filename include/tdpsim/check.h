@@ -117,6 +117,16 @@ TDPSIM_API int tdpsim_checker_check_leak(struct tdpsim_checker *c,
 TDPSIM_API void tdpsim_checker_note_eager_split(struct tdpsim_checker *c,
 						uint32_t slot_id, bool completed);
 
+/**
+ * tdpsim_checker_note_accept() - a TDX guest's ACCEPT of @gfn at @level
+ * (pg_level) just ended, @accepted (the module answered SUCCESS: a
+ * PAGE_ALREADY_ACCEPTED answer accepted nothing at that level).
+ * The next check verifies `accept-level` for it.
+ */
+TDPSIM_API void tdpsim_checker_note_accept(struct tdpsim_checker *c,
+					   tdpsim_gfn_t gfn, int level,
+					   bool accepted);
+
 /** Violations reported by @c since it was created. */
 TDPSIM_API uint64_t tdpsim_checker_violations(const struct tdpsim_checker *c);
 

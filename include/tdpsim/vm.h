@@ -74,7 +74,7 @@ TDPSIM_API void tdpsim_vm_config_init(struct tdpsim_vm_config *cfg);
  * @param ret_vm written on success
  * @return 0, -EINVAL for a bad configuration (attrs=gmem needs a type with
  *         private memory), -ENOTSUP for an allocation backend that was not
- *         built or a VM type not modelled yet (TDX), -ENOMEM
+ *         built, -ENOMEM
  */
 TDPSIM_API int tdpsim_vm_create(const struct tdpsim_vm_config *cfg,
 				struct tdpsim_vm **ret_vm);

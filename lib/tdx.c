@@ -1,0 +1,1084 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * tdx.c - KVM's side of TDX, after arch/x86/kvm/vmx/tdx.c (kvm-x86 tree
+ * with the huge-page and Dynamic-PAMT series of the reference, sections
+ * 5 and 6.2): the TD's life in the fake TDX Module and the one
+ * set_external_spte() hook that mirrors every change of the mirror root
+ * into the S-EPT.
+ *
+ * Only SEAMCALLs: this file never reads the module's state. A status KVM
+ * does not handle by design is a KVM (or module) bug: the kernel's
+ * TDX_BUG_ON() marks the VM bugged (KVM_BUG_ON here); the module's
+ * failure log keeps the call for the `seamcall` invariant.
+ *
+ * Host memory for the TD's own pages (TDR, TDCS, TDVPR, TDCX, S-EPT pages,
+ * PAMT pairs, the PAGE.ADD source page) is a range of PFNs below where
+ * guest_memfd memory starts, handed out by a bump allocator that needs no
+ * system allocation: these pages are hardware memory, and the mirror
+ * hooks run under mmu_lock where nothing may sleep.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "guest_inhibit.h"
+#include "kvm_tdx.h"
+#include "mmu.h"
+#include "scheduler.h"
+#include "tdp_mmu.h"
+#include "tdx_status.h"
+
+/* The PFNs of the TD's own pages: [TDX_PAGE_PFN_START, TDX_PAGE_PFN_END),
+ * below guest_memfd memory (HOST_MEM_BASE_PFN, 4 GiB). */
+#define TDX_PAGE_PFN_START	0x1000ULL
+#define TDX_PAGE_PFN_END	0x100000ULL
+#define TDX_MAX_TDCS		8
+#define TDX_MAX_TDCX		8
+#define TDX_PAMT_BUCKETS	1024
+/* Exits one ACCEPT may cause before tdx_accept() gives up. */
+#define TDX_ACCEPT_MAX_EXITS	64
+
+struct tdx_vcpu {
+	tdpsim_hpa_t tdvpr;
+	tdpsim_hpa_t tdcx[TDX_MAX_TDCX];
+	unsigned int nr_tdcx;
+	bool created;
+};
+
+/* KVM's Dynamic-PAMT refcount of one 2M region (tdx_pamt_get/put). */
+struct tdx_pamt_ref {
+	uint64_t region;		/* hpa >> 21 */
+	unsigned int refcount;		/* 4K users KVM gave the module */
+	tdpsim_hpa_t pair[2];		/* the pair KVM installed */
+	struct tdx_pamt_ref *next;
+};
+
+struct kvm_tdx {
+	struct kvm *kvm;
+	struct tdpsim_tdx_module *module;	/* one host per VM */
+	pthread_mutex_t lock;			/* set-up, teardown */
+	enum kvm_tdx_state state;
+	bool td_created;			/* MNG.CREATE done */
+	bool hkid_assigned;			/* until KEY.FREEID */
+	bool dpamt;				/* tdx.dpamt at init */
+	uint16_t hkid;
+	tdpsim_hpa_t tdr;
+	tdpsim_hpa_t tdcs[TDX_MAX_TDCS];
+	unsigned int nr_tdcs;
+	tdpsim_hpa_t source;			/* PAGE.ADD source page */
+	struct tdx_vcpu vcpus[TDPSIM_MAX_VCPUS];
+	unsigned int tdcs_pages, tdvps_pages;
+
+	pthread_mutex_t page_lock;		/* next_pfn, live_pages */
+	tdpsim_pfn_t next_pfn;
+	uint64_t live_pages;
+
+	pthread_mutex_t pamt_lock;		/* the kernel's pamt_lock */
+	struct tdx_pamt_ref *pamt[TDX_PAMT_BUCKETS];
+
+	_Atomic bool wait_for_sept_zap;		/* vCPUs stay out (kicked) */
+	unsigned int test_flags;		/* TDX_TEST_* */
+};
+
+static inline struct kvm_tdx *to_kvm_tdx(struct kvm *kvm)
+{
+	return kvm->tdx;
+}
+
+static inline uint64_t gfn_to_gpa(gfn_t gfn)
+{
+	return (uint64_t)gfn << PAGE_SHIFT;
+}
+
+static inline tdpsim_hpa_t pfn_to_hpa(kvm_pfn_t pfn)
+{
+	return (tdpsim_hpa_t)pfn << PAGE_SHIFT;
+}
+
+static inline bool tdx_busy(uint64_t err)
+{
+	uint64_t s = tdpsim_tdx_status_code(err);
+
+	return s == TDX_OPERAND_BUSY || s == TDX_OPERAND_BUSY_HOST_PRIORITY;
+}
+
+/* TDX_BUG_ON(): a status KVM does not handle by design. */
+static bool tdx_bug_on(struct kvm *kvm, uint64_t err)
+{
+	if (!tdpsim_tdx_status_is_error(err))
+		return false;
+	atomic_store(&kvm->vm_bugged, true);
+	return true;
+}
+
+/* ---- the TD's own pages ---- */
+
+static tdpsim_hpa_t tdx_alloc_page(struct kvm_tdx *tdx)
+{
+	tdpsim_hpa_t hpa = 0;
+
+	pthread_mutex_lock(&tdx->page_lock);
+	if (tdx->next_pfn < TDX_PAGE_PFN_END) {
+		hpa = pfn_to_hpa(tdx->next_pfn++);
+		tdx->live_pages++;
+	}
+	pthread_mutex_unlock(&tdx->page_lock);
+	return hpa;
+}
+
+/* The page is back from the module (or was never given): freed. PFNs are
+ * not reused, so a stale HPA can never alias a new page. */
+static void tdx_free_page(struct kvm_tdx *tdx, tdpsim_hpa_t hpa)
+{
+	if (!hpa)
+		return;
+	pthread_mutex_lock(&tdx->page_lock);
+	tdx->live_pages--;
+	pthread_mutex_unlock(&tdx->page_lock);
+}
+
+/* ---- Dynamic PAMT: tdx_pamt_get() / tdx_pamt_put() (DPAMT-v6 09) ---- */
+
+static struct tdx_pamt_ref **tdx_pamt_slot(struct kvm_tdx *tdx, uint64_t region)
+{
+	struct tdx_pamt_ref **pp = &tdx->pamt[region % TDX_PAMT_BUCKETS];
+
+	while (*pp && (*pp)->region != region)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+/*
+ * tdx_pamt_get() - a 4K page of the region holding @hpa is about to be
+ * given to the TD: on the region's 0 -> 1 transition install a PAMT pair
+ * (PAMT.ADD). 0, -ENOMEM, -EIO.
+ */
+static int tdx_pamt_get(struct kvm_tdx *tdx, tdpsim_hpa_t hpa)
+{
+	uint64_t region = hpa >> 21;
+	struct tdx_pamt_ref **pp, *ref;
+	uint64_t err;
+	int r = 0;
+
+	if (!tdx->dpamt)
+		return 0;
+	pthread_mutex_lock(&tdx->pamt_lock);
+	pp = tdx_pamt_slot(tdx, region);
+	ref = *pp;
+	if (ref) {
+		ref->refcount++;
+		goto out;
+	}
+	ref = calloc(1, sizeof(*ref));
+	if (!ref) {
+		r = -ENOMEM;
+		goto out;
+	}
+	ref->region = region;
+	ref->pair[0] = tdx_alloc_page(tdx);
+	ref->pair[1] = tdx_alloc_page(tdx);
+	err = tdpsim_tdh_phymem_pamt_add(tdx->module, region << 21, ref->pair);
+	if (!ref->pair[0] || !ref->pair[1] || tdx_bug_on(tdx->kvm, err)) {
+		tdx_free_page(tdx, ref->pair[0]);
+		tdx_free_page(tdx, ref->pair[1]);
+		free(ref);
+		r = -EIO;
+		goto out;
+	}
+	ref->refcount = 1;
+	*pp = ref;
+out:
+	pthread_mutex_unlock(&tdx->pamt_lock);
+	return r;
+}
+
+/* Drop the region's pair when its last 4K user went (PAMT.REMOVE). */
+static void tdx_pamt_put(struct kvm_tdx *tdx, tdpsim_hpa_t hpa)
+{
+	struct tdx_pamt_ref **pp, *ref;
+	tdpsim_hpa_t pair[2];
+	uint64_t err;
+
+	if (!tdx->dpamt)
+		return;
+	pthread_mutex_lock(&tdx->pamt_lock);
+	pp = tdx_pamt_slot(tdx, hpa >> 21);
+	ref = *pp;
+	if (KVM_BUG_ON(!ref || !ref->refcount, tdx->kvm))
+		goto out;
+	if (--ref->refcount)
+		goto out;
+	err = tdpsim_tdh_phymem_pamt_remove(tdx->module, ref->region << 21, pair);
+	if (tdx_bug_on(tdx->kvm, err)) {
+		ref->refcount = 1;	/* leaked with the pair */
+		goto out;
+	}
+	tdx_free_page(tdx, ref->pair[0]);
+	tdx_free_page(tdx, ref->pair[1]);
+	*pp = ref->next;
+	free(ref);
+out:
+	pthread_mutex_unlock(&tdx->pamt_lock);
+}
+
+/*
+ * A 2M guest page is demoted: the module installs the pair KVM passes and
+ * the region has 512 users at once (V5 30). Returns the pair to pass, or
+ * -EEXIST if the region already has one (the module will refuse).
+ */
+static int tdx_pamt_demote_prepare(struct kvm_tdx *tdx, tdpsim_hpa_t hpa,
+				   struct tdx_pamt_ref **ret_ref)
+{
+	struct tdx_pamt_ref *ref;
+
+	ref = calloc(1, sizeof(*ref));
+	if (!ref)
+		return -ENOMEM;
+	ref->region = hpa >> 21;
+	ref->pair[0] = tdx_alloc_page(tdx);
+	ref->pair[1] = tdx_alloc_page(tdx);
+	ref->refcount = SPTE_ENT_PER_PAGE;
+	*ret_ref = ref;
+	return 0;
+}
+
+static void tdx_pamt_demote_finish(struct kvm_tdx *tdx, struct tdx_pamt_ref *ref,
+				   bool ok)
+{
+	struct tdx_pamt_ref **pp;
+
+	if (!ok) {
+		tdx_free_page(tdx, ref->pair[0]);
+		tdx_free_page(tdx, ref->pair[1]);
+		free(ref);
+		return;
+	}
+	pthread_mutex_lock(&tdx->pamt_lock);
+	pp = tdx_pamt_slot(tdx, ref->region);
+	KVM_BUG_ON(*pp != NULL, tdx->kvm);
+	ref->next = *pp;
+	*pp = ref;
+	pthread_mutex_unlock(&tdx->pamt_lock);
+}
+
+/* A page for the TD that needs PAMT backing under Dynamic PAMT. */
+static tdpsim_hpa_t tdx_alloc_td_page(struct kvm_tdx *tdx)
+{
+	tdpsim_hpa_t hpa = tdx_alloc_page(tdx);
+
+	if (hpa && tdx_pamt_get(tdx, hpa)) {
+		tdx_free_page(tdx, hpa);
+		return 0;
+	}
+	return hpa;
+}
+
+static void tdx_free_td_page(struct kvm_tdx *tdx, tdpsim_hpa_t hpa)
+{
+	if (!hpa)
+		return;
+	tdx_pamt_put(tdx, hpa);
+	tdx_free_page(tdx, hpa);
+}
+
+/* __tdx_reclaim_page(): RECLAIM, no retry; a failure leaks the page. */
+static bool tdx_reclaim_page(struct kvm_tdx *tdx, tdpsim_hpa_t hpa)
+{
+	uint64_t err = tdpsim_tdh_phymem_page_reclaim(tdx->module, hpa, NULL,
+						      NULL, NULL);
+
+	if (tdx_bug_on(tdx->kvm, err))
+		return false;
+	tdx_free_td_page(tdx, hpa);
+	return true;
+}
+
+static int tdx_sept_set_private_spte(struct kvm *kvm, gfn_t gfn, u64 old_spte,
+				     u64 new_spte, int level);
+static void tdx_sept_free_private_spt(struct kvm *kvm, struct kvm_mmu_page *sp);
+
+/* ---- VM creation and TD set-up ---- */
+
+int tdx_vm_init(struct kvm *kvm)
+{
+	struct kvm_tdx *tdx = calloc(1, sizeof(*tdx));
+
+	if (!tdx)
+		return -ENOMEM;
+	tdx->kvm = kvm;
+	pthread_mutex_init(&tdx->lock, NULL);
+	pthread_mutex_init(&tdx->page_lock, NULL);
+	pthread_mutex_init(&tdx->pamt_lock, NULL);
+	tdx->next_pfn = TDX_PAGE_PFN_START;
+	tdx->state = TD_STATE_UNINITIALIZED;
+	kvm->tdx = tdx;
+	kvm->x86_ops.set_external_spte = tdx_sept_set_private_spte;
+	kvm->x86_ops.reclaim_external_sp = tdx_sept_free_private_spt;
+	return 0;
+}
+
+/* tdx_vcpu_init(): VP.CREATE, VP.ADDCX, VP.INIT. */
+static int tdx_vcpu_init(struct kvm_tdx *tdx, unsigned int idx)
+{
+	struct tdx_vcpu *v = &tdx->vcpus[idx];
+	uint64_t err;
+
+	v->tdvpr = tdx_alloc_td_page(tdx);
+	if (!v->tdvpr)
+		return -ENOMEM;
+	err = tdpsim_tdh_vp_create(tdx->module, tdx->tdr, v->tdvpr);
+	if (tdx_bug_on(tdx->kvm, err)) {
+		tdx_free_td_page(tdx, v->tdvpr);
+		v->tdvpr = 0;
+		return -EIO;
+	}
+	v->created = true;
+	for (unsigned int i = 0; i + 1 < tdx->tdvps_pages; i++) {
+		tdpsim_hpa_t page = tdx_alloc_td_page(tdx);
+
+		if (!page)
+			return -ENOMEM;
+		err = tdpsim_tdh_vp_addcx(tdx->module, v->tdvpr, page);
+		if (tdx_bug_on(tdx->kvm, err)) {
+			tdx_free_td_page(tdx, page);
+			return -EIO;
+		}
+		v->tdcx[v->nr_tdcx++] = page;
+	}
+	err = tdpsim_tdh_vp_init(tdx->module, v->tdvpr, idx);
+	return tdx_bug_on(tdx->kvm, err) ? -EIO : 0;
+}
+
+/* tdx_td_init(): KVM_TDX_INIT_VM, then every vCPU's KVM_TDX_INIT_VCPU. */
+static int __tdx_td_init(struct kvm_tdx *tdx)
+{
+	struct kvm *kvm = tdx->kvm;
+	struct tdpsim_tdx_module_config cfg;
+	uint64_t err;
+	int r;
+
+	tdpsim_tdx_module_config_init(&cfg);
+	cfg.dynamic_pamt = kvm->policy.tdx_dpamt;
+	cfg.counters = &kvm->stats;
+	cfg.tdcs_pages = 4;
+	cfg.tdvps_pages = 4;
+	/*
+	 * The module keeps its private allocator: its S-EPT and PAMT
+	 * bookkeeping models hardware memory, so `inject alloc-fail` (KVM's
+	 * allocations) and the `no-sleep` invariant must not see it. The
+	 * `leak` invariant counts it with tdpsim_tdx_module_alloc_live().
+	 */
+	r = tdpsim_tdx_module_create(&cfg, &tdx->module);
+	if (r)
+		return r;
+	tdx->dpamt = cfg.dynamic_pamt;
+	tdx->tdcs_pages = cfg.tdcs_pages;
+	tdx->tdvps_pages = cfg.tdvps_pages;
+	tdx->hkid = 2;	/* the module's global key is 1 */
+
+	tdx->source = tdx_alloc_page(tdx);
+	tdx->tdr = tdx_alloc_td_page(tdx);
+	if (!tdx->source || !tdx->tdr)
+		return -ENOMEM;
+	err = tdpsim_tdh_mng_create(tdx->module, tdx->tdr, tdx->hkid);
+	if (tdx_bug_on(kvm, err)) {
+		tdx_free_td_page(tdx, tdx->tdr);
+		tdx->tdr = 0;
+		return -EIO;
+	}
+	tdx->td_created = true;
+	tdx->hkid_assigned = true;
+	for (unsigned int i = 0; i < cfg.nr_packages; i++) {
+		err = tdpsim_tdh_mng_key_config(tdx->module, tdx->tdr);
+		if (tdx_bug_on(kvm, err))
+			return -EIO;
+	}
+	for (unsigned int i = 0; i < tdx->tdcs_pages && i < TDX_MAX_TDCS; i++) {
+		tdpsim_hpa_t page = tdx_alloc_td_page(tdx);
+
+		if (!page)
+			return -ENOMEM;
+		err = tdpsim_tdh_mng_addcx(tdx->module, tdx->tdr, page);
+		if (tdx_bug_on(kvm, err)) {
+			tdx_free_td_page(tdx, page);
+			return -EIO;
+		}
+		tdx->tdcs[tdx->nr_tdcs++] = page;
+	}
+	err = tdpsim_tdh_mng_init(tdx->module, tdx->tdr, (unsigned int)kvm->arch.root_level,
+				  NULL);
+	if (tdx_bug_on(kvm, err))
+		return -EIO;
+	tdx->state = TD_STATE_INITIALIZED;
+	for (unsigned int i = 0; i < kvm->config.nr_vcpus; i++) {
+		r = tdx_vcpu_init(tdx, i);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+int tdx_td_init(struct kvm *kvm)
+{
+	struct kvm_tdx *tdx = to_kvm_tdx(kvm);
+	int r = 0;
+
+	if (!tdx)
+		return -EINVAL;
+	pthread_mutex_lock(&tdx->lock);
+	if (!tdx->module)
+		r = __tdx_td_init(tdx);
+	else if (tdx->state == TD_STATE_UNINITIALIZED)
+		r = -EIO;	/* a previous init failed half-way */
+	pthread_mutex_unlock(&tdx->lock);
+	return r;
+}
+
+/* ---- vCPUs in and out of the guest ---- */
+
+/* Kick every vCPU out of guest mode (KVM_REQ_OUTSIDE_GUEST_MODE). */
+static void tdx_kick_vcpus(struct kvm_tdx *tdx)
+{
+	for (unsigned int i = 0; i < tdx->kvm->config.nr_vcpus; i++) {
+		struct tdpsim_tdx_vcpu_info info;
+
+		if (!tdx->vcpus[i].created ||
+		    tdpsim_tdx_vcpu_info(tdx->module, tdx->vcpus[i].tdvpr, &info) ||
+		    !info.in_guest)
+			continue;
+		(void)tdpsim_tdx_vp_exit(tdx->module, tdx->vcpus[i].tdvpr);
+	}
+}
+
+/* ---- the mirror hooks ---- */
+
+enum tdx_zap_op { TDX_BLOCK, TDX_REMOVE, TDX_DEMOTE };
+
+struct tdx_zap_args {
+	uint64_t gpa;
+	int level;
+	tdpsim_hpa_t new_sept;
+	const tdpsim_hpa_t *pair;
+};
+
+static uint64_t tdx_zap_call(struct kvm_tdx *tdx, enum tdx_zap_op op,
+			     const struct tdx_zap_args *a)
+{
+	uint64_t e1, e2;
+
+	switch (op) {
+	case TDX_BLOCK:
+		return tdpsim_tdh_mem_range_block(tdx->module, tdx->tdr, a->gpa,
+						  a->level, &e1, &e2);
+	case TDX_REMOVE:
+		return tdpsim_tdh_mem_page_remove(tdx->module, tdx->tdr, a->gpa,
+						  a->level, &e1, &e2);
+	case TDX_DEMOTE:
+		return tdpsim_tdh_mem_page_demote(tdx->module, tdx->tdr, a->gpa,
+						  a->level, a->new_sept, a->pair,
+						  &e1, &e2);
+	}
+	return TDPSIM_TDX_SW_ERROR | EINVAL;
+}
+
+/*
+ * tdh_do_no_vcpus(): a zap-side SEAMCALL under the write mmu_lock. BUSY
+ * means a vCPU in the guest holds what it needs: keep vCPUs out, kick them
+ * all, retry exactly once ("the retry is guaranteed to succeed, absent KVM
+ * and/or TDX-Module bugs").
+ */
+static uint64_t tdh_do_no_vcpus(struct kvm_tdx *tdx, enum tdx_zap_op op,
+				const struct tdx_zap_args *a)
+{
+	uint64_t err = tdx_zap_call(tdx, op, a);
+
+	if (tdx_busy(err)) {
+		atomic_store(&tdx->wait_for_sept_zap, true);
+		tdx_kick_vcpus(tdx);
+		err = tdx_zap_call(tdx, op, a);
+		atomic_store(&tdx->wait_for_sept_zap, false);
+	}
+	return err;
+}
+
+/* tdx_track(): MEM.TRACK (kick and retry once on BUSY), then kick every
+ * vCPU so none keeps a translation of the old epoch. */
+static uint64_t tdx_track(struct kvm_tdx *tdx)
+{
+	uint64_t err;
+
+	if (tdx->test_flags & TDX_TEST_SKIP_TRACK)
+		return TDX_SUCCESS;
+	err = tdpsim_tdh_mem_track(tdx->module, tdx->tdr);
+	if (tdx_busy(err) ||
+	    tdpsim_tdx_status_code(err) == TDPSIM_TDX_PREVIOUS_TLB_EPOCH_BUSY) {
+		atomic_store(&tdx->wait_for_sept_zap, true);
+		tdx_kick_vcpus(tdx);
+		err = tdpsim_tdh_mem_track(tdx->module, tdx->tdr);
+		atomic_store(&tdx->wait_for_sept_zap, false);
+	}
+	if (!tdpsim_tdx_status_is_error(err))
+		tdx_kick_vcpus(tdx);
+	return err;
+}
+
+/* The S-EPT page of the mirror table a non-leaf SPTE points to. */
+static struct kvm_mmu_page *tdx_child_sp(struct kvm *kvm, u64 spte, int level)
+{
+	return sptep_to_sp(kvm, spte_to_child_pt(spte, level));
+}
+
+/* tdx_sept_link_private_spt(): SEPT.ADD of a new S-EPT page (fault path,
+ * read lock). BUSY: -EBUSY, the fault retries. */
+static int tdx_sept_link_private_spt(struct kvm *kvm, gfn_t gfn, int level,
+				     struct kvm_mmu_page *sp)
+{
+	struct kvm_tdx *tdx = to_kvm_tdx(kvm);
+	uint64_t err, e1, e2;
+	tdpsim_hpa_t page;
+
+	if (KVM_BUG_ON(!sp || sp->external_spt, kvm))
+		return -EIO;
+	page = tdx_alloc_td_page(tdx);
+	if (!page)
+		return -ENOMEM;
+	err = tdpsim_tdh_mem_sept_add(tdx->module, tdx->tdr, gfn_to_gpa(gfn), level,
+				      page, &e1, &e2);
+	if (err != TDX_SUCCESS) {
+		tdx_free_td_page(tdx, page);
+		if (tdx_busy(err))
+			return -EBUSY;
+		tdx_bug_on(kvm, err);
+		return -EIO;
+	}
+	sp->external_spt = page;
+	return 0;
+}
+
+/* tdx_mem_page_aug() / tdx_mem_page_add(): map a leaf. */
+static int tdx_sept_map_leaf_spte(struct kvm *kvm, gfn_t gfn, int level, kvm_pfn_t pfn)
+{
+	struct kvm_tdx *tdx = to_kvm_tdx(kvm);
+	tdpsim_hpa_t hpa = pfn_to_hpa(pfn);
+	uint64_t err, e1, e2;
+	int r;
+
+	if (tdx->state != TD_STATE_RUNNABLE) {
+		/* tdx_gmem_post_populate(): PAGE.ADD is 4K only. */
+		if (KVM_BUG_ON(level != PG_LEVEL_4K, kvm))
+			return -EIO;
+		r = tdx_pamt_get(tdx, hpa);
+		if (r)
+			return r;
+		err = tdpsim_tdh_mem_page_add(tdx->module, tdx->tdr, gfn_to_gpa(gfn), pfn,
+					      tdx->source, &e1, &e2);
+	} else {
+		if (KVM_BUG_ON(level > PG_LEVEL_4K && !kvm->policy.tdx_huge, kvm))
+			return -EIO;
+		/* A 2M page needs no pair: its region must have none. */
+		if (level == PG_LEVEL_4K) {
+			r = tdx_pamt_get(tdx, hpa);
+			if (r)
+				return r;
+		}
+		err = tdpsim_tdh_mem_page_aug(tdx->module, tdx->tdr, gfn_to_gpa(gfn),
+					      level, pfn, &e1, &e2);
+		if (err == TDX_SUCCESS && (tdx->test_flags & TDX_TEST_MAP_TWICE))
+			(void)tdpsim_tdh_mem_page_aug(tdx->module, tdx->tdr,
+						      gfn_to_gpa(gfn), level, pfn,
+						      &e1, &e2);
+	}
+	if (err == TDX_SUCCESS)
+		return 0;
+	if (level == PG_LEVEL_4K)
+		tdx_pamt_put(tdx, hpa);
+	if (tdx_busy(err))
+		return -EBUSY;
+	tdx_bug_on(kvm, err);
+	return -EIO;
+}
+
+/*
+ * tdx_sept_remove_leaf_spte(): BLOCK, TRACK, REMOVE, then write back each
+ * 4K page with the TD's key (PAGE.WBINVD) and, for a 4K page under Dynamic
+ * PAMT, drop its PAMT reference. Write lock, HKID assigned.
+ */
+static int tdx_sept_remove_leaf_spte(struct kvm *kvm, gfn_t gfn, int level,
+				     kvm_pfn_t pfn)
+{
+	struct kvm_tdx *tdx = to_kvm_tdx(kvm);
+	struct tdx_zap_args a = { .gpa = gfn_to_gpa(gfn), .level = level };
+	uint64_t err;
+
+	lockdep_assert_held_write(kvm);
+	if (KVM_BUG_ON(!tdx->hkid_assigned, kvm)) {
+		/* Nothing can be mapped once the HKID is gone: reclaim the
+		 * page so it is at least not lost. */
+		for (uint64_t i = 0; i < KVM_PAGES_PER_HPAGE(level); i++)
+			(void)tdpsim_tdh_phymem_page_reclaim(tdx->module,
+							     pfn_to_hpa(pfn + i),
+							     NULL, NULL, NULL);
+		return -EIO;
+	}
+	err = tdh_do_no_vcpus(tdx, TDX_BLOCK, &a);
+	if (tdx_bug_on(kvm, err))
+		return -EIO;
+	err = tdx_track(tdx);
+	if (tdx_bug_on(kvm, err))
+		return -EIO;
+	err = tdh_do_no_vcpus(tdx, TDX_REMOVE, &a);
+	if (tdx_bug_on(kvm, err))
+		return -EIO;
+	for (uint64_t i = 0; i < KVM_PAGES_PER_HPAGE(level); i++) {
+		err = tdpsim_tdh_phymem_page_wbinvd_hkid(tdx->module, tdx->hkid,
+							 pfn_to_hpa(pfn + i));
+		if (tdx_bug_on(kvm, err))
+			return -EIO;
+	}
+	if (level == PG_LEVEL_4K)
+		tdx_pamt_put(tdx, pfn_to_hpa(pfn));
+	return 0;
+}
+
+/*
+ * tdx_sept_split_private_spte(): a huge leaf becomes a table of 512
+ * smaller leaves (write lock): BLOCK, TRACK, DEMOTE with the new table's
+ * S-EPT page (and, under Dynamic PAMT, the 2M region's new PAMT pair).
+ * A failure after BLOCK is fatal, as in the series (no UNBLOCK).
+ */
+static int tdx_sept_split_private_spte(struct kvm *kvm, gfn_t gfn, int level,
+				       u64 old_spte, u64 new_spte)
+{
+	struct kvm_tdx *tdx = to_kvm_tdx(kvm);
+	struct kvm_mmu_page *sp = tdx_child_sp(kvm, new_spte, level);
+	struct tdx_zap_args a = { .gpa = gfn_to_gpa(gfn), .level = level };
+	struct tdx_pamt_ref *ref = NULL;
+	uint64_t err;
+	int r;
+
+	lockdep_assert_held_write(kvm);
+	if (KVM_BUG_ON(!kvm->policy.tdx_huge || level != PG_LEVEL_2M ||
+		       !sp || sp->external_spt, kvm))
+		return -EIO;
+	a.new_sept = tdx_alloc_td_page(tdx);
+	if (!a.new_sept)
+		return -ENOMEM;
+	if (tdx->dpamt) {
+		r = tdx_pamt_demote_prepare(tdx, pfn_to_hpa(spte_to_pfn(old_spte)), &ref);
+		if (r) {
+			tdx_free_td_page(tdx, a.new_sept);
+			return r;
+		}
+		a.pair = ref->pair;
+	}
+	/* BLOCK of an entry a failed attempt left blocked answers the
+	 * GPA_RANGE_ALREADY_BLOCKED warning: go on. */
+	err = tdh_do_no_vcpus(tdx, TDX_BLOCK, &a);
+	if (!tdx_busy(err) && !tdx_bug_on(kvm, err)) {
+		err = tdx_track(tdx);
+		if (!tdx_busy(err) && !tdx_bug_on(kvm, err))
+			err = tdh_do_no_vcpus(tdx, TDX_DEMOTE, &a);
+	}
+	if (ref)
+		tdx_pamt_demote_finish(tdx, ref, err == TDX_SUCCESS);
+	if (err != TDX_SUCCESS) {
+		tdx_free_td_page(tdx, a.new_sept);
+		/* Still busy after the kick: returned, the caller retries
+		 * (the entry may stay BLOCKED until then). */
+		if (tdx_busy(err))
+			return -EBUSY;
+		tdx_bug_on(kvm, err);
+		return -EIO;
+	}
+	sp->external_spt = a.new_sept;
+	return 0;
+}
+
+/*
+ * tdx_sept_set_private_spte() - kvm_x86_ops.set_external_spte: dispatch on
+ * (old, new) as in seeds/001: non-present -> non-leaf links an S-EPT page,
+ * non-present -> leaf maps, present leaf -> non-present removes, present
+ * leaf -> non-leaf splits. A leaf whose PFN stays the same (access bits)
+ * has nothing to tell the module.
+ */
+static int tdx_sept_set_private_spte(struct kvm *kvm, gfn_t gfn, u64 old_spte,
+				     u64 new_spte, int level)
+{
+	bool was_present = is_shadow_present_pte(old_spte);
+	bool is_present = is_shadow_present_pte(new_spte);
+
+	if (KVM_BUG_ON(!to_kvm_tdx(kvm) || !to_kvm_tdx(kvm)->module, kvm))
+		return -EIO;
+	if (!was_present && is_present) {
+		if (!is_last_spte(new_spte, level))
+			return tdx_sept_link_private_spt(kvm, gfn, level,
+							 tdx_child_sp(kvm, new_spte, level));
+		return tdx_sept_map_leaf_spte(kvm, gfn, level, spte_to_pfn(new_spte));
+	}
+	if (was_present && is_last_spte(old_spte, level)) {
+		if (!is_present)
+			return tdx_sept_remove_leaf_spte(kvm, gfn, level,
+							 spte_to_pfn(old_spte));
+		if (!is_last_spte(new_spte, level))
+			return tdx_sept_split_private_spte(kvm, gfn, level,
+							   old_spte, new_spte);
+	}
+	return 0;
+}
+
+/*
+ * tdx_sept_free_private_spt() - kvm_x86_ops.reclaim_external_sp: the
+ * mirror table @sp is gone. Its S-EPT page is reclaimed only in TEARDOWN
+ * (after tdx_mmu_release_hkid()); while the HKID is assigned KVM never
+ * removes S-EPT pages, so this is a bug and the page is leaked.
+ */
+static void tdx_sept_free_private_spt(struct kvm *kvm, struct kvm_mmu_page *sp)
+{
+	struct kvm_tdx *tdx = to_kvm_tdx(kvm);
+
+	if (!sp->external_spt)
+		return;
+	if (!(tdx->test_flags & TDX_TEST_RECLAIM_WITH_HKID) &&
+	    KVM_BUG_ON(tdx->hkid_assigned, kvm))
+		return;
+	if (tdx_reclaim_page(tdx, sp->external_spt))
+		sp->external_spt = 0;
+}
+
+/* ---- populate, finalize ---- */
+
+int tdx_gmem_post_populate(struct kvm *kvm, gfn_t gfn, uint64_t npages)
+{
+	struct kvm_tdx *tdx = to_kvm_tdx(kvm);
+	int r = tdx_td_init(kvm);
+
+	if (r)
+		return r;
+	if (tdx->state != TD_STATE_INITIALIZED)
+		return -EINVAL;
+	for (uint64_t i = 0; i < npages; i++) {
+		struct kvm_page_fault fault;
+		unsigned int retries;
+
+		/* kvm_tdp_map_page(): a private prefetch fault at 4K. */
+		memset(&fault, 0, sizeof(fault));
+		fault.gfn = gfn + i;
+		fault.prefetch = true;
+		fault.write = true;
+		fault.is_private = true;
+		r = kvm_mmu_page_fault(kvm->vcpus[0], &fault, &retries);
+		if (r == RET_PF_FIXED || r == RET_PF_SPURIOUS)
+			continue;
+		if (r == -EFAULT || r == RET_PF_EMULATE)
+			return -EINVAL;
+		return r < 0 ? r : -EIO;
+	}
+	return 0;
+}
+
+int tdx_td_finalize(struct kvm *kvm)
+{
+	struct kvm_tdx *tdx = to_kvm_tdx(kvm);
+	uint64_t err;
+	int r = tdx_td_init(kvm);
+
+	if (r)
+		return r;
+	pthread_mutex_lock(&tdx->lock);
+	if (tdx->state != TD_STATE_INITIALIZED) {
+		r = -EINVAL;
+		goto out;
+	}
+	err = tdpsim_tdh_mr_finalize(tdx->module, tdx->tdr);
+	if (tdx_busy(err)) {
+		r = -EBUSY;
+		goto out;
+	}
+	if (tdx_bug_on(kvm, err)) {
+		r = -EIO;
+		goto out;
+	}
+	/* The smp_wmb() paired with tdx_sept_map_leaf_spte()'s smp_rmb(). */
+	__atomic_store_n(&tdx->state, TD_STATE_RUNNABLE, __ATOMIC_RELEASE);
+out:
+	pthread_mutex_unlock(&tdx->lock);
+	return r;
+}
+
+int tdx_gmem_private_max_mapping_level(struct kvm *kvm)
+{
+	struct kvm_tdx *tdx = to_kvm_tdx(kvm);
+
+	if (tdx && kvm->policy.tdx_huge &&
+	    __atomic_load_n(&tdx->state, __ATOMIC_ACQUIRE) == TD_STATE_RUNNABLE)
+		return PG_LEVEL_2M;
+	return PG_LEVEL_4K;
+}
+
+bool tdx_pre_fault_allowed(struct kvm *kvm)
+{
+	struct kvm_tdx *tdx = to_kvm_tdx(kvm);
+
+	return tdx && __atomic_load_n(&tdx->state, __ATOMIC_ACQUIRE) == TD_STATE_RUNNABLE;
+}
+
+/* ---- the guest's ACCEPT and tdx_handle_ept_violation() ---- */
+
+/*
+ * The accept-level EPT violation: the guest accepts @gfn at
+ * @accept_level. A mirror leaf above that level is split down to it and
+ * the huge pages above it are guest-inhibited for good
+ * (hugepage_set_guest_inhibit, under the lock policy lpage.inhibit-lock
+ * says); then the fault maps the GFN (at most at the accept level).
+ */
+static int tdx_handle_ept_violation(struct kvm_vcpu *vcpu, gfn_t gfn,
+				    int accept_level, bool *ret_exit)
+{
+	struct kvm *kvm = vcpu->kvm;
+	struct kvm_page_fault fault;
+	unsigned int retries;
+	int r;
+
+	*ret_exit = false;
+	if (kvm->policy.tdx_huge && accept_level < PG_LEVEL_2M) {
+		r = kvm_mmu_guest_inhibit(kvm, gfn, accept_level);
+		if (r == -ENOENT) {
+			*ret_exit = true;
+			return 0;
+		}
+		if (r)
+			return r;
+	}
+	/* Private GPA EPT violations are write faults. */
+	memset(&fault, 0, sizeof(fault));
+	fault.gfn = gfn;
+	fault.write = true;
+	fault.is_private = true;
+	r = kvm_mmu_page_fault(vcpu, &fault, &retries);
+	if (r == RET_PF_FIXED || r == RET_PF_SPURIOUS)
+		return 0;
+	if (r == -EFAULT || r == RET_PF_EMULATE) {
+		*ret_exit = true;
+		return 0;
+	}
+	return r < 0 ? r : -EIO;
+}
+
+int tdx_accept(struct kvm_vcpu *vcpu, gfn_t gfn, int level,
+	       enum tdx_accept_result *ret_result)
+{
+	struct kvm *kvm = vcpu->kvm;
+	struct kvm_tdx *tdx = to_kvm_tdx(kvm);
+	struct tdx_vcpu *v;
+	int r = tdx_td_init(kvm);
+
+	if (r)
+		return r;
+	if (__atomic_load_n(&tdx->state, __ATOMIC_ACQUIRE) != TD_STATE_RUNNABLE ||
+	    (level != PG_LEVEL_4K && level != PG_LEVEL_2M) ||
+	    (gfn & (KVM_PAGES_PER_HPAGE(level) - 1)))
+		return -EINVAL;
+	v = &tdx->vcpus[vcpu->vcpu_idx];
+	for (unsigned int exits = 0; exits < TDX_ACCEPT_MAX_EXITS; exits++) {
+		struct tdpsim_tdx_accept_result res;
+		uint64_t err, s;
+		bool exit_mf;
+
+		/* vCPUs do not enter while a zap waits for them to stay out. */
+		while (atomic_load(&tdx->wait_for_sept_zap))
+			kvm_sched_yield(kvm);
+		err = tdpsim_tdh_vp_enter(tdx->module, v->tdvpr);
+		if (tdx_busy(err))
+			continue;	/* fastpath: "exit handled", re-enter */
+		if (tdx_bug_on(kvm, err))
+			return -EIO;
+		if (tdpsim_tdg_mem_page_accept(tdx->module, v->tdvpr, gfn_to_gpa(gfn),
+					       level, &res))
+			continue;	/* kicked out before the TDCALL */
+		if (!res.exited) {
+			(void)tdpsim_tdx_vp_exit(tdx->module, v->tdvpr);
+			s = tdpsim_tdx_status_code(res.status);
+			if (s == TDX_SUCCESS)
+				*ret_result = TDX_ACCEPT_OK;
+			else if (s == TDX_PAGE_ALREADY_ACCEPTED)
+				*ret_result = TDX_ACCEPT_ALREADY_ACCEPTED;
+			else if (s == TDX_PAGE_SIZE_MISMATCH)
+				*ret_result = TDX_ACCEPT_SIZE_MISMATCH;
+			else if (tdx_busy(res.status))
+				continue;	/* the guest retries */
+			else
+				return -EIO;
+			return 0;
+		}
+		/* The EEQ's requested level (bits 34:32) is the accept level. */
+		r = tdx_handle_ept_violation(vcpu, gfn,
+					     (int)((res.eeq >> 32) & 7) + 1, &exit_mf);
+		/* RET_PF_RETRY: back into the guest, which accepts again. */
+		if (r == -EBUSY || r == -ENOMEM)
+			continue;
+		if (r)
+			return r;
+		if (exit_mf) {
+			*ret_result = TDX_ACCEPT_EXIT_MEMORY_FAULT;
+			return 0;
+		}
+	}
+	return -EAGAIN;
+}
+
+int tdx_inject_seamcall(struct kvm *kvm, uint32_t leaf, uint64_t status,
+			uint64_t count)
+{
+	int r = tdx_td_init(kvm);
+
+	if (r)
+		return r;
+	return tdpsim_tdx_inject(to_kvm_tdx(kvm)->module, leaf, status, count);
+}
+
+/* ---- teardown ---- */
+
+void tdx_mmu_release_hkid(struct kvm *kvm)
+{
+	struct kvm_tdx *tdx = to_kvm_tdx(kvm);
+	uint64_t err;
+
+	if (!tdx || !tdx->td_created || !tdx->hkid_assigned)
+		return;
+	tdx_kick_vcpus(tdx);
+	for (unsigned int i = 0; i < kvm->config.nr_vcpus; i++) {
+		if (!tdx->vcpus[i].created)
+			continue;
+		err = tdpsim_tdh_vp_flush(tdx->module, tdx->vcpus[i].tdvpr);
+		/* Never initialized or entered: nothing to flush. */
+		if (tdpsim_tdx_status_code(err) != TDPSIM_TDX_VCPU_NOT_ASSOCIATED)
+			tdx_bug_on(kvm, err);
+	}
+	err = tdpsim_tdh_mng_vpflushdone(tdx->module, tdx->tdr);
+	if (tdx_bug_on(kvm, err))
+		return;		/* HKID leaked */
+	/* One CACHE.WB per package, until nothing waits. */
+	for (;;) {
+		err = tdpsim_tdh_phymem_cache_wb(tdx->module, false);
+		if (tdpsim_tdx_status_code(err) == TDX_NO_HKID_READY_TO_WBCACHE)
+			break;
+		if (tdx_bug_on(kvm, err))
+			return;
+		if (tdpsim_tdx_status_code(tdpsim_tdh_mng_key_freeid(tdx->module,
+								     tdx->tdr)) ==
+		    TDX_SUCCESS) {
+			tdx->hkid_assigned = false;
+			return;
+		}
+	}
+	err = tdpsim_tdh_mng_key_freeid(tdx->module, tdx->tdr);
+	if (!tdx_bug_on(kvm, err))
+		tdx->hkid_assigned = false;
+}
+
+void tdx_vm_destroy(struct kvm *kvm)
+{
+	struct kvm_tdx *tdx = to_kvm_tdx(kvm);
+	uint64_t err;
+
+	if (!tdx || !tdx->module)
+		return;
+	if (tdx->td_created && !tdx->hkid_assigned) {
+		/* tdx_vcpu_free() */
+		for (unsigned int i = 0; i < kvm->config.nr_vcpus; i++) {
+			struct tdx_vcpu *v = &tdx->vcpus[i];
+
+			for (unsigned int j = 0; j < v->nr_tdcx; j++)
+				tdx_reclaim_page(tdx, v->tdcx[j]);
+			v->nr_tdcx = 0;
+			if (v->tdvpr && tdx_reclaim_page(tdx, v->tdvpr))
+				v->tdvpr = 0;
+			v->created = false;
+		}
+		/* tdx_reclaim_td_control_pages(): TDCS, then the TDR last,
+		 * written back with the global key. */
+		for (unsigned int i = 0; i < tdx->nr_tdcs; i++)
+			tdx_reclaim_page(tdx, tdx->tdcs[i]);
+		tdx->nr_tdcs = 0;
+		err = tdpsim_tdh_phymem_page_reclaim(tdx->module, tdx->tdr, NULL,
+						     NULL, NULL);
+		if (!tdx_bug_on(kvm, err)) {
+			err = tdpsim_tdh_phymem_page_wbinvd_tdr(tdx->module, tdx->tdr);
+			tdx_bug_on(kvm, err);
+			tdx_free_td_page(tdx, tdx->tdr);
+			tdx->tdr = 0;
+			tdx->td_created = false;
+		}
+	}
+	if (tdx->source) {
+		tdx_free_page(tdx, tdx->source);
+		tdx->source = 0;
+	}
+}
+
+void tdx_vm_free(struct kvm *kvm)
+{
+	struct kvm_tdx *tdx = to_kvm_tdx(kvm);
+
+	if (!tdx)
+		return;
+	tdpsim_tdx_module_destroy(tdx->module);
+	for (unsigned int i = 0; i < TDX_PAMT_BUCKETS; i++) {
+		while (tdx->pamt[i]) {
+			struct tdx_pamt_ref *ref = tdx->pamt[i];
+
+			tdx->pamt[i] = ref->next;
+			free(ref);
+		}
+	}
+	pthread_mutex_destroy(&tdx->lock);
+	pthread_mutex_destroy(&tdx->page_lock);
+	pthread_mutex_destroy(&tdx->pamt_lock);
+	free(tdx);
+	kvm->tdx = NULL;
+}
+
+/* ---- for the checker, `expect sept` and tests ---- */
+
+struct tdpsim_tdx_module *kvm_tdx_module(struct kvm *kvm)
+{
+	return kvm->tdx ? kvm->tdx->module : NULL;
+}
+
+tdpsim_hpa_t kvm_tdx_tdr(struct kvm *kvm)
+{
+	return kvm->tdx ? kvm->tdx->tdr : 0;
+}
+
+uint64_t kvm_tdx_live_pages(struct kvm *kvm)
+{
+	uint64_t n;
+
+	if (!kvm->tdx)
+		return 0;
+	pthread_mutex_lock(&kvm->tdx->page_lock);
+	n = kvm->tdx->live_pages;
+	pthread_mutex_unlock(&kvm->tdx->page_lock);
+	return n;
+}
+
+unsigned int kvm_tdx_pamt_refcount(struct kvm *kvm, tdpsim_hpa_t hpa)
+{
+	struct kvm_tdx *tdx = kvm->tdx;
+	struct tdx_pamt_ref *ref;
+	unsigned int n;
+
+	if (!tdx)
+		return 0;
+	pthread_mutex_lock(&tdx->pamt_lock);
+	ref = *tdx_pamt_slot(tdx, hpa >> 21);
+	n = ref ? ref->refcount : 0;
+	pthread_mutex_unlock(&tdx->pamt_lock);
+	return n;
+}
+
+void kvm_tdx_set_test_flags(struct kvm *kvm, unsigned int flags)
+{
+	if (kvm->tdx)
+		kvm->tdx->test_flags = flags;
+}
