@@ -210,33 +210,30 @@ void replay_result_name(const struct trace_result *res, char *buf, size_t len)
 /* `accept`: the guest's TDG.MEM.PAGE.ACCEPT with the exits it causes. */
 static struct trace_result replay_accept(struct replay *r, const struct trace_record *rec)
 {
-	struct kvm *kvm = to_kvm(r->vm);
-	enum tdx_accept_result ar;
+	enum tdpsim_accept_result ar;
 	struct trace_result res = result_ok();
 	int ret;
 
-	if (kvm->dead || !kvm->tdx)
-		return result_err(kvm->dead ? -ENODEV : -EINVAL);
-	ret = tdx_accept(kvm->vcpus[rec->actor.index], rec->u.accept.gfn,
-			 rec->u.accept.level, &ar);
+	ret = tdpsim_vcpu_accept(tdpsim_vm_get_vcpu(r->vm, rec->actor.index),
+				 rec->u.accept.gfn, rec->u.accept.level, &ar);
 	if (ret)
 		return result_err(ret);
 	switch (ar) {
-	case TDX_ACCEPT_OK:
+	case TDPSIM_ACCEPT_OK:
 		break;
-	case TDX_ACCEPT_ALREADY_ACCEPTED:
+	case TDPSIM_ACCEPT_ALREADY_ACCEPTED:
 		res.kind = TRACE_RESULT_ALREADY_ACCEPTED;
 		break;
-	case TDX_ACCEPT_SIZE_MISMATCH:
+	case TDPSIM_ACCEPT_SIZE_MISMATCH:
 		res.kind = TRACE_RESULT_SIZE_MISMATCH;
 		break;
-	case TDX_ACCEPT_EXIT_MEMORY_FAULT:
+	case TDPSIM_ACCEPT_EXIT_MEMORY_FAULT:
 		res.kind = TRACE_RESULT_EXIT_MEMORY_FAULT;
 		break;
 	}
 	if (r->checker)
 		tdpsim_checker_note_accept(r->checker, rec->u.accept.gfn,
-					   rec->u.accept.level, ar == TDX_ACCEPT_OK);
+					   rec->u.accept.level, ar == TDPSIM_ACCEPT_OK);
 	return res;
 }
 
@@ -354,19 +351,19 @@ struct trace_result replay_apply_event(struct replay *r, size_t i)
 		res = replay_accept(r, rec);
 		break;
 	case TRACE_POPULATE:
-		res = result_err(tdx_gmem_post_populate(to_kvm(r->vm), rec->u.range.gfn,
+		res = result_err(tdpsim_vm_tdx_populate(r->vm, rec->u.range.gfn,
 							rec->u.range.pages));
 		break;
 	case TRACE_FINALIZE:
-		res = result_err(tdx_td_finalize(to_kvm(r->vm)));
+		res = result_err(tdpsim_vm_tdx_finalize(r->vm));
 		break;
 	case TRACE_INJECT_SEAMCALL: {
 		const struct trace_tdx_leaf *leaf = rec->u.seamcall.leaf;
 
-		ret = tdx_inject_seamcall(to_kvm(r->vm),
-					  leaf->nr | (leaf->guest ? TDPSIM_TDX_LEAF_TDCALL : 0),
-					  rec->u.seamcall.status_code,
-					  rec->u.seamcall.count);
+		ret = tdpsim_vm_tdx_inject_seamcall(r->vm,
+						    leaf->nr | (leaf->guest ? TDPSIM_TDX_LEAF_TDCALL : 0),
+						    rec->u.seamcall.status_code,
+						    rec->u.seamcall.count);
 		if (ret) {
 			diag(r, TDPSIM_DIAG_ERROR, rec->line, NULL, false,
 			     "inject seamcall: %s", tdpsim_strerror(ret));
@@ -518,7 +515,7 @@ void replay_run_expect(struct replay *r, size_t i)
 		break;
 	case TRACE_EXPECT_SEPT: {
 		struct tdpsim_sept_entry_info e = { 0 };
-		struct tdpsim_tdx_module *m = r->vm ? kvm_tdx_module(to_kvm(r->vm)) : NULL;
+		struct tdpsim_tdx_module *m = r->vm ? tdpsim_vm_tdx_module(r->vm) : NULL;
 		const char *want_name = trace_sept_state_name(rec->u.sept.state);
 		enum tdpsim_sept_state want_state;
 		uint64_t gpa = rec->u.sept.gfn << 12;

@@ -18,6 +18,7 @@
 #include <tdpsim/observer.h>
 #include <tdpsim/check.h>
 #include <tdpsim/replay.h>
+#include <tdpsim/tdx.h>
 #include <tdpsim/tdx_module.h>
 
 #endif /* TDPSIM_TDPSIM_H */
