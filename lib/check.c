@@ -384,6 +384,8 @@ int tdpsim_checker_create(struct tdpsim_vm *vm, tdpsim_violation_fn fn,
 	    level >= 4 && level <= 5)
 		c->root_level = level;
 	c->gfn_limit = 1ULL << (9 * c->root_level);
+	if (c->type == TDPSIM_VM_TDX)
+		c->direct_bits = 1ULL << (c->root_level == 5 ? 51 - 12 : 47 - 12);
 	pthread_mutex_init(&c->report_lock, NULL);
 	pthread_mutex_init(&c->threads_lock, NULL);
 	pthread_mutex_init(&c->pt_lock, NULL);

@@ -287,6 +287,9 @@ struct tdpsim_checker {
 	enum tdpsim_vm_type type;
 	int root_level;
 	tdpsim_gfn_t gfn_limit;		/* GFNs a root can map: [0, limit) */
+	/* TDX: the shared bit as a GFN bit (kvm_gfn_direct_bits()), which
+	 * the direct root's table indexes include and its GFNs do not. */
+	tdpsim_gfn_t direct_bits;
 	bool has_private;		/* sw-protected or TDX */
 
 	/* Reporting. */

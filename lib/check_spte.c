@@ -203,7 +203,7 @@ static int walk_entry(void *opaque, const struct tdpsim_spte_info *e)
 	struct ck_where where;
 	struct ck_map_ent *t;
 	int tlevel;
-	tdpsim_gfn_t tgfn;
+	tdpsim_gfn_t tgfn, igfn;
 
 	where_of(&where, w, e);
 	if (e->role != w->role)
@@ -225,8 +225,15 @@ static int walk_entry(void *opaque, const struct tdpsim_spte_info *e)
 		tlevel = (int)(t->v1 & 0xff) - 1;
 		tgfn = t->v2;
 	}
-	if (e->level != tlevel || e->index >= 512 ||
-	    e->gfn != tgfn + (uint64_t)e->index * ck_pages(tlevel)) {
+	/* The direct root of a TDX VM is indexed with gfn | the shared bit
+	 * (kvm_gfn_root_bits()); the GFNs reported are plain. */
+	igfn = tgfn + (uint64_t)e->index * ck_pages(tlevel);
+	if (e->table == w->root && w->role == TDPSIM_ROOT_DIRECT && c->direct_bits) {
+		if (!(igfn & c->direct_bits))
+			igfn = ~(tdpsim_gfn_t)0;	/* a private index */
+		igfn &= ~c->direct_bits;
+	}
+	if (e->level != tlevel || e->index >= 512 || e->gfn != igfn) {
 		ck_report(c, CK_PT_LINKAGE, &where,
 			  "entry %u of table %p (level %s, gfn 0x%" PRIx64
 			  ") reported at another level or GFN",

@@ -62,6 +62,10 @@ int tdpsim_vm_walk_sptes(struct tdpsim_vm *vm, enum tdpsim_root_role role,
 		return -ENOENT;
 	if (end > tdp_mmu_max_gfn_exclusive(kvm))
 		end = tdp_mmu_max_gfn_exclusive(kvm);
+	/* Nothing to walk; and a start at or above a TDX VM's shared bit
+	 * must not reach tdp_iter_start(). */
+	if (start >= end)
+		return 0;
 
 	tdp_rcu_read_lock();
 	for_each_tdp_pte(iter, kvm, root, start, end) {

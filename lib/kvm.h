@@ -184,6 +184,8 @@ struct kvm_mem_attrs {
  * exclusive write, through __handle_changed_spte()), and one to reclaim a
  * non-leaf external page table after handle_removed_pt() pruned it.
  */
+struct kvm_vcpu;
+
 struct kvm_x86_ops {
 	/* A mirror SPTE at (@gfn, @level) goes from @old_spte to @new_spte.
 	 * Nonzero fails the change (-EBUSY: the atomic path retries). */
@@ -191,6 +193,16 @@ struct kvm_x86_ops {
 				 u64 new_spte, int level);
 	/* The mirror page table @sp was unlinked; its children are gone. */
 	void (*reclaim_external_sp)(struct kvm *kvm, struct kvm_mmu_page *sp);
+	/*
+	 * The cache splits of mirror huge pages take their pages from
+	 * (tdx.split-cache): select @vcpu's or the VM's and fill it, before
+	 * mmu_lock. 0 or -ENOMEM; after 0, put_external_cache() once
+	 * mmu_lock is dropped.
+	 */
+	int (*get_external_cache)(struct kvm *kvm, struct kvm_vcpu *vcpu);
+	void (*put_external_cache)(struct kvm *kvm);
+	/* Refill the selected cache while mmu_lock is dropped. 0, -ENOMEM. */
+	int (*topup_external_cache)(struct kvm *kvm);
 };
 
 /* ---- vCPUs ---- */
@@ -281,6 +293,19 @@ static inline bool kvm_has_private_mem(const struct kvm *kvm)
 static inline bool kvm_has_mirrored_tdp(const struct kvm *kvm)
 {
 	return kvm->config.type == TDPSIM_VM_TDX || kvm->arch.mirrored_tdp;
+}
+
+/*
+ * kvm_gfn_direct_bits() - the TDX shared bit as a GFN bit (GPA bit 47 with
+ * a 4-level, 51 with a 5-level S-EPT: TDX_SHARED_BIT_PWL_4/5, set by
+ * tdx_vm_init() in kvm->arch.gfn_direct_bits); 0 for other VMs. Shared
+ * GFNs are mapped in the direct root at gfn | this bit.
+ */
+static inline gfn_t kvm_gfn_direct_bits(const struct kvm *kvm)
+{
+	if (kvm->config.type != TDPSIM_VM_TDX)
+		return 0;
+	return (gfn_t)1 << ((kvm->arch.root_level == 5 ? 51 : 47) - PAGE_SHIFT);
 }
 
 static inline enum tdpsim_lock_mode kvm_lock_mode(const struct kvm *kvm)

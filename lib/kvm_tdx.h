@@ -11,8 +11,9 @@
  * checker (lib/check_tdx.c) and by `expect sept` through
  * kvm_tdx_module()/kvm_tdx_tdr().
  *
- * Lock order: slots_lock -> tdx->lock (TD set-up) -> mmu_lock ->
- * tdx->page_lock / tdx->pamt_lock (leaves).
+ * Lock order: slots_lock -> tdx->lock (TD set-up) ->
+ * tdx->external_cache_lock (the VM's split cache, tdx.split-cache) ->
+ * mmu_lock -> tdx->page_lock / tdx->pamt_lock (leaves).
  */
 #ifndef TDPSIM_KVM_TDX_H
 #define TDPSIM_KVM_TDX_H
@@ -115,6 +116,10 @@ uint64_t kvm_tdx_live_pages(struct kvm *kvm);
 
 /* KVM's Dynamic-PAMT refcount of the 2M region holding @hpa. */
 unsigned int kvm_tdx_pamt_refcount(struct kvm *kvm, tdpsim_hpa_t hpa);
+
+/* TEST ONLY: pages waiting in vCPU @vcpu_idx's split cache, or in the VM's
+ * if @vcpu_idx is negative (tdx.split-cache). */
+int kvm_tdx_split_cache_nobjs(struct kvm *kvm, int vcpu_idx);
 
 /* TEST ONLY: set kvm_tdx->test_flags (TDX_TEST_*). */
 void kvm_tdx_set_test_flags(struct kvm *kvm, unsigned int flags);

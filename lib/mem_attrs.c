@@ -170,7 +170,7 @@ int kvm_vm_set_mem_attributes(struct kvm *kvm, gfn_t start, gfn_t end,
 	struct kvm_mem_attrs *old, *new;
 	struct kvm_memslots *slots;
 	struct kvm_gfn_range range;
-	bool begun = false, flush = false;
+	bool begun = false, flush = false, cache = false;
 	int r = 0;
 
 	if (!kvm_has_private_mem(kvm))
@@ -198,6 +198,16 @@ int kvm_vm_set_mem_attributes(struct kvm *kvm, gfn_t start, gfn_t end,
 			goto out_unlock;
 		}
 	}
+	/* Private -> shared may split mirror huge pages under mmu_lock: their
+	 * pages are taken now (the VM's cache, no vCPU here). */
+	if (!private_mem) {
+		r = kvm_mmu_get_external_cache(kvm, NULL);
+		if (r) {
+			mem_attrs_free(kvm, new);
+			goto out_unlock;
+		}
+		cache = true;
+	}
 
 	/* Pre: begin the invalidation and zap the mappings of the old kind. */
 	for (unsigned int i = 0; i < slots->nr; i++) {
@@ -222,11 +232,15 @@ int kvm_vm_set_mem_attributes(struct kvm *kvm, gfn_t start, gfn_t end,
 	if (r) {
 		kvm_mmu_invalidate_end(kvm);
 		mmu_write_unlock(kvm);
+		if (cache)
+			kvm_mmu_put_external_cache(kvm);
 		mem_attrs_free(kvm, new);
 		goto out_unlock;
 	}
 	if (begun)
 		mmu_write_unlock(kvm);
+	if (cache)
+		kvm_mmu_put_external_cache(kvm);
 
 	/* Store. The invalidation stays in progress until the end below. */
 	atomic_store_explicit(&kvm->mem_attrs, new, memory_order_release);

@@ -118,6 +118,26 @@ void kvm_mmu_zap_gfn_range(struct kvm *kvm, gfn_t start, gfn_t end,
 	mmu_write_unlock(kvm);
 }
 
+int kvm_mmu_get_external_cache(struct kvm *kvm, struct kvm_vcpu *vcpu)
+{
+	if (!kvm->x86_ops.get_external_cache)
+		return 0;
+	return kvm->x86_ops.get_external_cache(kvm, vcpu);
+}
+
+void kvm_mmu_put_external_cache(struct kvm *kvm)
+{
+	if (kvm->x86_ops.put_external_cache)
+		kvm->x86_ops.put_external_cache(kvm);
+}
+
+int kvm_mmu_topup_external_cache(struct kvm *kvm)
+{
+	if (!kvm->x86_ops.topup_external_cache)
+		return 0;
+	return kvm->x86_ops.topup_external_cache(kvm);
+}
+
 bool kvm_gfn_range_is_precise(struct kvm *kvm, const struct kvm_gfn_range *range)
 {
 	return kvm_has_mirrored_tdp(kvm) && (range->attr_filter & KVM_FILTER_PRIVATE);
@@ -162,15 +182,19 @@ void kvm_mmu_zap_memslot(struct kvm *kvm, struct kvm_memory_slot *slot)
 		.attr_filter = KVM_FILTER_PRIVATE | KVM_FILTER_SHARED,
 		.may_block = true,
 	};
-	bool flush = false;
+	bool flush = false, cache;
 
 	/* No leaf crosses a memslot's edge, so nothing needs splitting;
-	 * deletion cannot fail, so zap even if a split could not be done. */
+	 * deletion cannot fail, so zap even if a split could not be done
+	 * (or its cache not be filled: it then runs dry, -ENOMEM). */
+	cache = !kvm_mmu_get_external_cache(kvm, NULL);
 	mmu_write_lock(kvm);
 	(void)kvm_unmap_gfn_range_precise(kvm, &range, true, &flush);
 	if (flush)
 		kvm_flush_remote_tlbs_range(kvm, range.start, slot->npages);
 	mmu_write_unlock(kvm);
+	if (cache)
+		kvm_mmu_put_external_cache(kvm);
 }
 
 /* ---- mapping level ---- */

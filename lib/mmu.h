@@ -57,6 +57,10 @@ static inline gfn_t tdp_mmu_max_gfn_exclusive(const struct kvm *kvm)
 	/* GPA width 48 (4-level) or 52 (MAXPHYADDR) for 5-level roots. */
 	if (bits > 52 - PAGE_SHIFT)
 		bits = 52 - PAGE_SHIFT;
+	/* TDX: GFNs stop below the shared bit (kvm_arch_prepare_memory_region()
+	 * refuses a memslot that aliases it, kvm_is_gfn_alias()). */
+	if (kvm_gfn_direct_bits(kvm))
+		return kvm_gfn_direct_bits(kvm);
 	return (gfn_t)1 << bits;
 }
 
@@ -92,6 +96,20 @@ bool kvm_gfn_range_is_precise(struct kvm *kvm, const struct kvm_gfn_range *range
  * 0 or -ENOMEM. No flush: nothing was zapped.
  */
 int kvm_split_cross_boundary_leafs(struct kvm *kvm, struct kvm_gfn_range *range);
+
+/*
+ * kvm_mmu_get_external_cache() - before mmu_lock on a path that may split
+ * mirror huge pages: fill the cache the external hook takes the new S-EPT
+ * page (and PAMT pairs) from, @vcpu's own or the VM's (tdx.split-cache).
+ * 0 (also for VMs without mirror roots) or -ENOMEM; after 0 the caller
+ * calls kvm_mmu_put_external_cache() after dropping mmu_lock.
+ */
+int kvm_mmu_get_external_cache(struct kvm *kvm, struct kvm_vcpu *vcpu);
+void kvm_mmu_put_external_cache(struct kvm *kvm);
+
+/* Refill the cache selected by kvm_mmu_get_external_cache(), with mmu_lock
+ * dropped (the split loop's allocation point). 0 or -ENOMEM. */
+int kvm_mmu_topup_external_cache(struct kvm *kvm);
 
 /*
  * kvm_unmap_gfn_range_precise() - kvm_unmap_gfn_range() with the precise

@@ -87,13 +87,13 @@ void tdp_iter_start(struct tdp_iter *iter, struct kvm_mmu_page *root,
 void tdp_iter_next(struct tdp_iter *iter);
 void tdp_iter_restart(struct tdp_iter *iter);
 
-/* kvm_gfn_root_bits(): 0 for mirror roots and for every non-TDX VM. */
+/* kvm_gfn_root_bits(): bits OR-ed into the GFN to index @root's tables:
+ * the TDX shared bit for the direct root of a TDX VM, 0 for mirror roots
+ * and for every non-TDX VM. */
 static inline gfn_t kvm_gfn_root_bits(const struct kvm *kvm,
 				      const struct kvm_mmu_page *root)
 {
-	(void)kvm;
-	(void)root;
-	return 0;
+	return is_mirror_sp(root) ? 0 : kvm_gfn_direct_bits(kvm);
 }
 
 /*

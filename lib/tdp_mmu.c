@@ -851,6 +851,14 @@ retry:
 			else
 				mmu_write_unlock(kvm);
 			sp = tdp_mmu_alloc_sp_for_split(kvm);
+			/* A mirror split also takes the external cache's
+			 * pages (S-EPT page, PAMT pairs): refill it now,
+			 * while nothing is held. */
+			if (sp && is_mirror_sp(root) &&
+			    kvm_mmu_topup_external_cache(kvm)) {
+				tdp_mmu_free_sp(kvm, sp);
+				sp = NULL;
+			}
 			if (shared)
 				mmu_read_lock(kvm);
 			else

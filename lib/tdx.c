@@ -16,6 +16,13 @@
  * guest_memfd memory starts, handed out by a bump allocator that needs no
  * system allocation: these pages are hardware memory, and the mirror
  * hooks run under mmu_lock where nothing may sleep.
+ *
+ * A split of a mirror huge page (DEMOTE) under mmu_lock needs a new S-EPT
+ * page and, with Dynamic PAMT, PAMT pair pages: those come from a split
+ * cache filled before mmu_lock (tdx.split-cache: the VM's, guarded by
+ * tdp_mmu_external_cache_lock, or the accepting vCPU's). The cache holds
+ * descriptors allocated through the VM's allocator, each with a PFN from
+ * the counter above; running dry under the lock is -ENOMEM.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -24,6 +31,8 @@
 #include "guest_inhibit.h"
 #include "kvm_tdx.h"
 #include "mmu.h"
+#include "mmu_cache.h"
+#include "observe.h"
 #include "scheduler.h"
 #include "tdp_mmu.h"
 #include "tdx_status.h"
@@ -37,12 +46,27 @@
 #define TDX_PAMT_BUCKETS	1024
 /* Exits one ACCEPT may cause before tdx_accept() gives up. */
 #define TDX_ACCEPT_MAX_EXITS	64
+/* Splits one fill of a split cache covers: a conversion or punch splits
+ * the head and the tail of its range. */
+#define TDX_SPLIT_CACHE_SPLITS	2
+
+/*
+ * One page waiting in a split cache. The descriptor is what the top-up
+ * allocates (through the VM's allocator, so `inject alloc-fail` can make a
+ * top-up fail); the page itself is a PFN from the TD's page counter.
+ */
+struct tdx_cached_page {
+	tdpsim_hpa_t hpa;
+};
 
 struct tdx_vcpu {
 	tdpsim_hpa_t tdvpr;
 	tdpsim_hpa_t tdcx[TDX_MAX_TDCX];
 	unsigned int nr_tdcx;
 	bool created;
+	/* tdx.split-cache=per-vcpu: the pages a split for this vCPU's
+	 * mismatched accept takes (struct tdx_cached_page). */
+	struct kvm_mmu_memory_cache split_cache;
 };
 
 /* KVM's Dynamic-PAMT refcount of one 2M region (tdx_pamt_get/put). */
@@ -76,6 +100,11 @@ struct kvm_tdx {
 	pthread_mutex_t pamt_lock;		/* the kernel's pamt_lock */
 	struct tdx_pamt_ref *pamt[TDX_PAMT_BUCKETS];
 
+	/* P-SC5's tdp_mmu_external_cache_lock: guards split_cache; taken
+	 * before mmu_lock, held until it is dropped. */
+	pthread_mutex_t external_cache_lock;
+	struct kvm_mmu_memory_cache split_cache; /* the VM's split cache */
+
 	_Atomic bool wait_for_sept_zap;		/* vCPUs stay out (kicked) */
 	unsigned int test_flags;		/* TDX_TEST_* */
 };
@@ -84,6 +113,19 @@ static inline struct kvm_tdx *to_kvm_tdx(struct kvm *kvm)
 {
 	return kvm->tdx;
 }
+
+/*
+ * The split cache this thread's splits take from, selected by
+ * tdx_get_split_cache() before mmu_lock: the per-CPU pointer of
+ * kvm_get_running_vcpu(), since the hook that takes pages is not told who
+ * runs it.
+ */
+static _Thread_local struct {
+	struct kvm *kvm;			/* NULL: none selected */
+	struct kvm_mmu_memory_cache *mc;
+	bool locked;				/* holds external_cache_lock */
+	unsigned int depth;			/* nested get/put */
+} tdx_cur;
 
 static inline uint64_t gfn_to_gpa(gfn_t gfn)
 {
@@ -137,6 +179,145 @@ static void tdx_free_page(struct kvm_tdx *tdx, tdpsim_hpa_t hpa)
 	pthread_mutex_unlock(&tdx->page_lock);
 }
 
+/* ---- split caches (tdx.split-cache) ---- */
+
+/* tdx_min_split_cache_sz(): pages one 2M -> 4K split may take: the new
+ * S-EPT page; with Dynamic PAMT the 2M region's pair and a pair for the
+ * S-EPT page's own region. */
+static int tdx_min_split_cache_sz(struct kvm_tdx *tdx)
+{
+	return 1 + (tdx->dpamt ? 4 : 0);
+}
+
+/*
+ * tdx_split_cache_topup() - fill @mc (kvm_mmu_topup_memory_cache()) and
+ * give each new descriptor a page. Allocates: never under mmu_lock.
+ * 0 or -ENOMEM (what was filled stays).
+ */
+static int tdx_split_cache_topup(struct kvm_tdx *tdx, struct kvm_mmu_memory_cache *mc)
+{
+	int min = TDX_SPLIT_CACHE_SPLITS * tdx_min_split_cache_sz(tdx);
+	int r = kvm_mmu_topup_memory_cache(tdx->kvm, mc, min);
+
+	for (int i = mc->nobjs - 1; i >= 0; i--) {
+		struct tdx_cached_page *p = mc->objects[i];
+
+		if (p->hpa)
+			continue;
+		p->hpa = tdx_alloc_page(tdx);
+		if (p->hpa)
+			continue;
+		/* The counter ran out: drop the descriptor. */
+		free_obj(&tdx->kvm->alloc, TDPSIM_ALLOC_KIND_CACHE, p, sizeof(*p));
+		mc->objects[i] = mc->objects[--mc->nobjs];
+	}
+	return r ? r : (mc->nobjs < min ? -ENOMEM : 0);
+}
+
+/* Give back every page @mc holds and free the descriptors. */
+static void tdx_split_cache_free(struct kvm_tdx *tdx, struct kvm_mmu_memory_cache *mc)
+{
+	for (int i = 0; i < mc->nobjs; i++)
+		tdx_free_page(tdx, ((struct tdx_cached_page *)mc->objects[i])->hpa);
+	kvm_mmu_free_memory_cache(tdx->kvm, mc);
+}
+
+/*
+ * tdx_split_cache_take() - a page for a split under mmu_lock, from the
+ * cache this thread selected (kvm_mmu_memory_cache_alloc(): reported as
+ * from_cache to the no-sleep check). None selected, or dry: 0, an
+ * allocation failure, never an allocation.
+ */
+static tdpsim_hpa_t tdx_split_cache_take(struct kvm_tdx *tdx)
+{
+	struct kvm_mmu_memory_cache *mc = tdx_cur.kvm == tdx->kvm ? tdx_cur.mc : NULL;
+	struct tdx_cached_page *p;
+	tdpsim_hpa_t hpa;
+
+	if (!mc || !mc->nobjs) {
+		counter_inc(&tdx->kvm->stats, TDPSIM_STAT_ALLOC_FAIL);
+		return 0;
+	}
+	p = kvm_mmu_memory_cache_alloc(tdx->kvm, mc);
+	hpa = p->hpa;
+	free_obj(&tdx->kvm->alloc, mc->kind, p, sizeof(*p));
+	return hpa;
+}
+
+/* Splits are possible only with huge private mappings: a runnable TD with
+ * tdx.huge. Otherwise a get selects a cache but fills nothing. */
+static bool tdx_may_split(struct kvm_tdx *tdx)
+{
+	return tdx->kvm->policy.tdx_huge &&
+	       __atomic_load_n(&tdx->state, __ATOMIC_ACQUIRE) == TD_STATE_RUNNABLE;
+}
+
+/*
+ * tdx_get_split_cache() - kvm_x86_ops.get_external_cache: before mmu_lock,
+ * select and fill the cache this thread's splits take from. per-vcpu with
+ * a vCPU (the accept path): that vCPU's own cache, no lock. Otherwise
+ * (per-vm, or no vCPU: conversion, punch, poison, slot delete): the VM's
+ * cache under tdp_mmu_external_cache_lock, held until the put. Nested
+ * gets share the outer selection. 0 or -ENOMEM (nothing held).
+ */
+static int tdx_get_split_cache(struct kvm *kvm, struct kvm_vcpu *vcpu)
+{
+	struct kvm_tdx *tdx = to_kvm_tdx(kvm);
+	struct kvm_mmu_memory_cache *mc;
+	bool locked = false;
+	int r = 0;
+
+	if (tdx_cur.kvm == kvm) {
+		tdx_cur.depth++;
+		return 0;
+	}
+	if (TDPSIM_WARN_ON_ONCE(tdx_cur.kvm))
+		return -EINVAL;
+	if (vcpu && kvm->policy.split_cache == SPLIT_CACHE_PER_VCPU) {
+		mc = &tdx->vcpus[vcpu->vcpu_idx].split_cache;
+	} else {
+		kvm_mutex_lock(kvm, &tdx->external_cache_lock);
+		mc = &tdx->split_cache;
+		locked = true;
+	}
+	if (tdx_may_split(tdx))
+		r = tdx_split_cache_topup(tdx, mc);
+	if (r) {
+		if (locked)
+			kvm_mutex_unlock(kvm, &tdx->external_cache_lock);
+		return r;
+	}
+	tdx_cur.kvm = kvm;
+	tdx_cur.mc = mc;
+	tdx_cur.locked = locked;
+	tdx_cur.depth = 1;
+	return 0;
+}
+
+/* kvm_x86_ops.put_external_cache: after mmu_lock is dropped. */
+static void tdx_put_split_cache(struct kvm *kvm)
+{
+	if (TDPSIM_WARN_ON_ONCE(tdx_cur.kvm != kvm) || --tdx_cur.depth)
+		return;
+	if (tdx_cur.locked)
+		kvm_mutex_unlock(kvm, &to_kvm_tdx(kvm)->external_cache_lock);
+	tdx_cur.kvm = NULL;
+	tdx_cur.mc = NULL;
+	tdx_cur.locked = false;
+}
+
+/* kvm_x86_ops.topup_external_cache: the split loop dropped mmu_lock to
+ * allocate a table; refill the selected cache too. None selected: 0, the
+ * split will find nothing and fail. */
+static int tdx_topup_split_cache(struct kvm *kvm)
+{
+	struct kvm_tdx *tdx = to_kvm_tdx(kvm);
+
+	if (tdx_cur.kvm != kvm || !tdx_may_split(tdx))
+		return 0;
+	return tdx_split_cache_topup(tdx, tdx_cur.mc);
+}
+
 /* ---- Dynamic PAMT: tdx_pamt_get() / tdx_pamt_put() (DPAMT-v6 09) ---- */
 
 static struct tdx_pamt_ref **tdx_pamt_slot(struct kvm_tdx *tdx, uint64_t region)
@@ -151,9 +332,10 @@ static struct tdx_pamt_ref **tdx_pamt_slot(struct kvm_tdx *tdx, uint64_t region)
 /*
  * tdx_pamt_get() - a 4K page of the region holding @hpa is about to be
  * given to the TD: on the region's 0 -> 1 transition install a PAMT pair
- * (PAMT.ADD). 0, -ENOMEM, -EIO.
+ * (PAMT.ADD), its pages from the split cache if @from_cache (a split under
+ * mmu_lock), else from the counter. 0, -ENOMEM, -EIO.
  */
-static int tdx_pamt_get(struct kvm_tdx *tdx, tdpsim_hpa_t hpa)
+static int __tdx_pamt_get(struct kvm_tdx *tdx, tdpsim_hpa_t hpa, bool from_cache)
 {
 	uint64_t region = hpa >> 21;
 	struct tdx_pamt_ref **pp, *ref;
@@ -175,21 +357,34 @@ static int tdx_pamt_get(struct kvm_tdx *tdx, tdpsim_hpa_t hpa)
 		goto out;
 	}
 	ref->region = region;
-	ref->pair[0] = tdx_alloc_page(tdx);
-	ref->pair[1] = tdx_alloc_page(tdx);
+	for (int i = 0; i < 2; i++)
+		ref->pair[i] = from_cache ? tdx_split_cache_take(tdx) :
+					    tdx_alloc_page(tdx);
+	if (!ref->pair[0] || !ref->pair[1]) {
+		r = -ENOMEM;
+		goto err_free;
+	}
 	err = tdpsim_tdh_phymem_pamt_add(tdx->module, region << 21, ref->pair);
-	if (!ref->pair[0] || !ref->pair[1] || tdx_bug_on(tdx->kvm, err)) {
-		tdx_free_page(tdx, ref->pair[0]);
-		tdx_free_page(tdx, ref->pair[1]);
-		free(ref);
+	if (tdx_bug_on(tdx->kvm, err)) {
 		r = -EIO;
-		goto out;
+		goto err_free;
 	}
 	ref->refcount = 1;
 	*pp = ref;
+	goto out;
+
+err_free:
+	tdx_free_page(tdx, ref->pair[0]);
+	tdx_free_page(tdx, ref->pair[1]);
+	free(ref);
 out:
 	pthread_mutex_unlock(&tdx->pamt_lock);
 	return r;
+}
+
+static int tdx_pamt_get(struct kvm_tdx *tdx, tdpsim_hpa_t hpa)
+{
+	return __tdx_pamt_get(tdx, hpa, false);
 }
 
 /* Drop the region's pair when its last 4K user went (PAMT.REMOVE). */
@@ -222,9 +417,9 @@ out:
 }
 
 /*
- * A 2M guest page is demoted: the module installs the pair KVM passes and
- * the region has 512 users at once (V5 30). Returns the pair to pass, or
- * -EEXIST if the region already has one (the module will refuse).
+ * A 2M guest page is demoted: the module installs the pair KVM passes (from
+ * the split cache) and the region has 512 users at once (V5 30). Returns
+ * the pair to pass in @ret_ref; -ENOMEM if the cache is dry.
  */
 static int tdx_pamt_demote_prepare(struct kvm_tdx *tdx, tdpsim_hpa_t hpa,
 				   struct tdx_pamt_ref **ret_ref)
@@ -235,8 +430,14 @@ static int tdx_pamt_demote_prepare(struct kvm_tdx *tdx, tdpsim_hpa_t hpa,
 	if (!ref)
 		return -ENOMEM;
 	ref->region = hpa >> 21;
-	ref->pair[0] = tdx_alloc_page(tdx);
-	ref->pair[1] = tdx_alloc_page(tdx);
+	ref->pair[0] = tdx_split_cache_take(tdx);
+	ref->pair[1] = tdx_split_cache_take(tdx);
+	if (!ref->pair[0] || !ref->pair[1]) {
+		tdx_free_page(tdx, ref->pair[0]);
+		tdx_free_page(tdx, ref->pair[1]);
+		free(ref);
+		return -ENOMEM;
+	}
 	ref->refcount = SPTE_ENT_PER_PAGE;
 	*ret_ref = ref;
 	return 0;
@@ -309,11 +510,21 @@ int tdx_vm_init(struct kvm *kvm)
 	pthread_mutex_init(&tdx->lock, NULL);
 	pthread_mutex_init(&tdx->page_lock, NULL);
 	pthread_mutex_init(&tdx->pamt_lock, NULL);
+	pthread_mutex_init(&tdx->external_cache_lock, NULL);
+	kvm_mmu_memory_cache_init(&tdx->split_cache, TDPSIM_ALLOC_KIND_MISC, false,
+				  sizeof(struct tdx_cached_page), 0);
+	for (unsigned int i = 0; i < TDPSIM_MAX_VCPUS; i++)
+		kvm_mmu_memory_cache_init(&tdx->vcpus[i].split_cache,
+					  TDPSIM_ALLOC_KIND_MISC, false,
+					  sizeof(struct tdx_cached_page), 0);
 	tdx->next_pfn = TDX_PAGE_PFN_START;
 	tdx->state = TD_STATE_UNINITIALIZED;
 	kvm->tdx = tdx;
 	kvm->x86_ops.set_external_spte = tdx_sept_set_private_spte;
 	kvm->x86_ops.reclaim_external_sp = tdx_sept_free_private_spt;
+	kvm->x86_ops.get_external_cache = tdx_get_split_cache;
+	kvm->x86_ops.put_external_cache = tdx_put_split_cache;
+	kvm->x86_ops.topup_external_cache = tdx_topup_split_cache;
 	return 0;
 }
 
@@ -660,9 +871,15 @@ static int tdx_sept_split_private_spte(struct kvm *kvm, gfn_t gfn, int level,
 	if (KVM_BUG_ON(!kvm->policy.tdx_huge || level != PG_LEVEL_2M ||
 		       !sp || sp->external_spt, kvm))
 		return -EIO;
-	a.new_sept = tdx_alloc_td_page(tdx);
+	/* Every page comes from the split cache filled before mmu_lock. */
+	a.new_sept = tdx_split_cache_take(tdx);
 	if (!a.new_sept)
 		return -ENOMEM;
+	r = __tdx_pamt_get(tdx, a.new_sept, true);
+	if (r) {
+		tdx_free_page(tdx, a.new_sept);
+		return r;
+	}
 	if (tdx->dpamt) {
 		r = tdx_pamt_demote_prepare(tdx, pfn_to_hpa(spte_to_pfn(old_spte)), &ref);
 		if (r) {
@@ -841,7 +1058,13 @@ static int tdx_handle_ept_violation(struct kvm_vcpu *vcpu, gfn_t gfn,
 
 	*ret_exit = false;
 	if (kvm->policy.tdx_huge && accept_level < PG_LEVEL_2M) {
+		/* The split's pages, before mmu_lock: this vCPU's cache
+		 * (per-vcpu) or the VM's (per-vm). */
+		r = kvm_mmu_get_external_cache(kvm, vcpu);
+		if (r)
+			return r;
 		r = kvm_mmu_guest_inhibit(kvm, gfn, accept_level);
+		kvm_mmu_put_external_cache(kvm);
 		if (r == -ENOENT) {
 			*ret_exit = true;
 			return 0;
@@ -981,7 +1204,13 @@ void tdx_vm_destroy(struct kvm *kvm)
 	struct kvm_tdx *tdx = to_kvm_tdx(kvm);
 	uint64_t err;
 
-	if (!tdx || !tdx->module)
+	if (!tdx)
+		return;
+	/* The split caches' pages were never given to the TD. */
+	tdx_split_cache_free(tdx, &tdx->split_cache);
+	for (unsigned int i = 0; i < TDPSIM_MAX_VCPUS; i++)
+		tdx_split_cache_free(tdx, &tdx->vcpus[i].split_cache);
+	if (!tdx->module)
 		return;
 	if (tdx->td_created && !tdx->hkid_assigned) {
 		/* tdx_vcpu_free() */
@@ -1022,6 +1251,9 @@ void tdx_vm_free(struct kvm *kvm)
 
 	if (!tdx)
 		return;
+	tdx_split_cache_free(tdx, &tdx->split_cache);
+	for (unsigned int i = 0; i < TDPSIM_MAX_VCPUS; i++)
+		tdx_split_cache_free(tdx, &tdx->vcpus[i].split_cache);
 	tdpsim_tdx_module_destroy(tdx->module);
 	for (unsigned int i = 0; i < TDX_PAMT_BUCKETS; i++) {
 		while (tdx->pamt[i]) {
@@ -1034,6 +1266,7 @@ void tdx_vm_free(struct kvm *kvm)
 	pthread_mutex_destroy(&tdx->lock);
 	pthread_mutex_destroy(&tdx->page_lock);
 	pthread_mutex_destroy(&tdx->pamt_lock);
+	pthread_mutex_destroy(&tdx->external_cache_lock);
 	free(tdx);
 	kvm->tdx = NULL;
 }
@@ -1075,6 +1308,16 @@ unsigned int kvm_tdx_pamt_refcount(struct kvm *kvm, tdpsim_hpa_t hpa)
 	n = ref ? ref->refcount : 0;
 	pthread_mutex_unlock(&tdx->pamt_lock);
 	return n;
+}
+
+int kvm_tdx_split_cache_nobjs(struct kvm *kvm, int vcpu_idx)
+{
+	struct kvm_tdx *tdx = kvm->tdx;
+
+	if (!tdx || vcpu_idx >= TDPSIM_MAX_VCPUS)
+		return 0;
+	return vcpu_idx < 0 ? tdx->split_cache.nobjs :
+			      tdx->vcpus[vcpu_idx].split_cache.nobjs;
 }
 
 void kvm_tdx_set_test_flags(struct kvm *kvm, unsigned int flags)

@@ -161,8 +161,16 @@ static int vm_gmem_begin(void *opaque, const struct gmem_invalidation *inv)
 	struct gmem_gfn_range r;
 	struct kvm_gfn_range range;
 	bool flush = false, precise = false;
-	int ret = 0;
+	int ret, cache_ret;
 
+	/*
+	 * The pages a split of a mirror huge page needs are taken before
+	 * mmu_lock (no vCPU here: the VM's cache, tdx.split-cache). If that
+	 * fails, a precise zap that may refuse stops as a failed split would;
+	 * one that may not goes on (its splits run dry).
+	 */
+	cache_ret = kvm_mmu_get_external_cache(kvm, NULL);
+	ret = 0;
 	mmu_write_lock(kvm);
 	kvm_mmu_invalidate_begin(kvm);
 	gmem_invalidation_for_each_range(&it, &r, inv) {
@@ -178,17 +186,20 @@ static int vm_gmem_begin(void *opaque, const struct gmem_invalidation *inv)
 	if (precise) {
 		gmem_invalidation_for_each_range(&it, &r, inv)
 			observe_private_zap(kvm, r.start, r.end, TDPSIM_ZAP_BEGIN);
+		ret = cache_ret;
 		gmem_invalidation_for_each_range(&it, &r, inv) {
-			range = inv_range(&r, inv);
-			ret = kvm_split_cross_boundary_leafs(kvm, &range);
 			if (ret)
 				break;
+			range = inv_range(&r, inv);
+			ret = kvm_split_cross_boundary_leafs(kvm, &range);
 		}
 		if (ret && !must) {
 			gmem_invalidation_for_each_range(&it, &r, inv)
 				observe_private_zap(kvm, r.start, r.end,
 						    TDPSIM_ZAP_ABORTED);
 			mmu_write_unlock(kvm);
+			if (!cache_ret)
+				kvm_mmu_put_external_cache(kvm);
 			return ret;
 		}
 	}
@@ -203,6 +214,8 @@ static int vm_gmem_begin(void *opaque, const struct gmem_invalidation *inv)
 			observe_private_zap(kvm, r.start, r.end, TDPSIM_ZAP_DONE);
 	}
 	mmu_write_unlock(kvm);
+	if (!cache_ret)
+		kvm_mmu_put_external_cache(kvm);
 	return ret;
 }
 

@@ -4,7 +4,8 @@
  * and the TDX invariants (lib/check_tdx.c) each driven into a violation:
  * KVM skipping TRACK, mapping a page twice, reclaiming an S-EPT page with
  * the HKID assigned, a parent S-EPT page removed before its children, a
- * PAMT pair left behind, an accept the mapping does not respect.
+ * PAMT pair left behind, an accept the mapping does not respect. Also the
+ * split caches (tdx.split-cache) and the direct root's shared bit.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -19,6 +20,7 @@
 #include <tdpsim/tdpsim.h>
 
 #include "kvm_tdx.h"
+#include "mmu_lock.h"
 #include "tdp_mmu.h"
 #include "vm_gmem.h"
 
@@ -267,6 +269,197 @@ static void test_tdx_vm_accept_split(void **state)
 	tv_teardown(&t);
 }
 
+/*
+ * tdx.split-cache: the split of a mismatched accept takes its pages from
+ * the accepting vCPU's cache (per-vcpu) or the VM's (per-vm); a conversion
+ * has no vCPU and takes the VM's either way. The caches' pages go back at
+ * teardown.
+ */
+static void split_cache_check(const char *policy, bool per_vcpu)
+{
+	enum tdx_accept_result ar;
+	struct tv t;
+
+	tv_setup(&t, true, true);
+	assert_int_equal(tdpsim_vm_set_policy(t.vm, "tdx.split-cache", policy), 0);
+	tv_fault(&t, 0x400);
+	assert_int_equal(kvm_tdx_split_cache_nobjs(&t.vm->kvm, -1), 0);
+	assert_int_equal(tdx_accept(t.vm->kvm.vcpus[1], 0x401, TDPSIM_LEVEL_4K, &ar), 0);
+	assert_int_equal(ar, TDX_ACCEPT_OK);
+	assert_int_equal(kvm_tdx_split_cache_nobjs(&t.vm->kvm, 1) > 0, per_vcpu);
+	assert_int_equal(kvm_tdx_split_cache_nobjs(&t.vm->kvm, -1) > 0, !per_vcpu);
+	assert_int_equal(kvm_tdx_split_cache_nobjs(&t.vm->kvm, 0), 0);
+
+	tv_fault(&t, 0x600);
+	assert_int_equal(tdpsim_vm_set_memory_attributes(t.vm, 0x610, 1, false), 0);
+	assert_int_equal(kvm_tdx_split_cache_nobjs(&t.vm->kvm, -1) > 0, true);
+	tdpsim_checker_note_accept(t.c, 0x401, TDPSIM_LEVEL_4K, true);
+	assert_int_equal(tdpsim_checker_check_all(t.c), 0);
+	assert_int_equal(t.total, 0);
+	tdpsim_vm_teardown(t.vm);
+	assert_int_equal(tdpsim_checker_check_leak(t.c, NULL), 0);
+	assert_int_equal(kvm_tdx_live_pages(&t.vm->kvm), 0);
+	assert_int_equal(t.total, 0);
+	tv_teardown(&t);
+}
+
+static void test_tdx_vm_split_cache_per_vcpu(void **state)
+{
+	(void)state;
+	split_cache_check("per-vcpu", true);
+}
+
+static void test_tdx_vm_split_cache_per_vm(void **state)
+{
+	(void)state;
+	split_cache_check("per-vm", false);
+}
+
+/*
+ * A split under mmu_lock with no cache filled for it runs dry: -ENOMEM,
+ * nothing allocated under the lock (no-sleep), the 2M mapping and its
+ * S-EPT entry as they were; the conversion, which fills the cache first,
+ * then splits.
+ */
+static void test_tdx_vm_split_cache_dry(void **state)
+{
+	struct tdpsim_spte_info leaf;
+	struct kvm *kvm;
+	struct tv t;
+	int r;
+
+	(void)state;
+	tv_setup(&t, true, true);
+	kvm = &t.vm->kvm;
+	tv_fault(&t, 0x400);
+	mmu_write_lock(kvm);
+	r = kvm_tdp_mmu_split_cross_boundary(kvm, 0x410, 0x411, SPLIT_BOUNDARY_HEADTAIL);
+	mmu_write_unlock(kvm);
+	assert_int_equal(r, -ENOMEM);
+	assert_int_equal(tdpsim_vm_lookup_leaf(t.vm, TDPSIM_ROOT_MIRROR, 0x410, &leaf), 0);
+	assert_int_equal(leaf.level, TDPSIM_LEVEL_2M);
+	assert_int_equal(tdpsim_checker_check_all(t.c), 0);
+	assert_int_equal(t.total, 0);
+
+	assert_int_equal(tdpsim_vm_set_memory_attributes(t.vm, 0x410, 1, false), 0);
+	assert_int_equal(tdpsim_vm_lookup_leaf(t.vm, TDPSIM_ROOT_MIRROR, 0x411, &leaf), 0);
+	assert_int_equal(leaf.level, TDPSIM_LEVEL_4K);
+	assert_int_equal(tdpsim_checker_check_all(t.c), 0);
+	assert_int_equal(t.total, 0);
+	tv_teardown(&t);
+}
+
+struct shared_walk {
+	const void *root;
+	tdpsim_gfn_t gfn;
+	int root_level;
+	unsigned int root_index;	/* the root entry's index, or 512 */
+	bool leaf;			/* the leaf reported the plain GFN */
+};
+
+static int shared_walk_fn(void *opaque, const struct tdpsim_spte_info *e)
+{
+	struct shared_walk *w = opaque;
+
+	if (e->table == w->root && e->level == w->root_level)
+		w->root_index = e->index;
+	if (e->level == TDPSIM_LEVEL_4K && e->gfn == w->gfn)
+		w->leaf = true;
+	return 0;
+}
+
+/*
+ * A shared mapping on a TDX VM sits in the direct root at the index of
+ * gfn | shared bit (GPA bit 47 with 4 levels, 51 with 5), the GFN the
+ * inspection API reports is plain, and a private mapping's mirror root
+ * index has no shared bit.
+ */
+static void shared_bit_check(unsigned int levels)
+{
+	const unsigned int shift = levels == 5 ? 51 - 12 : 47 - 12;
+	const tdpsim_gfn_t gfn = 0x410;
+	struct tdpsim_vm_config cfg;
+	struct tdpsim_memslot_config slot;
+	struct tdpsim_fault_result res;
+	struct tdpsim_spte_info leaf;
+	struct shared_walk w = { .gfn = gfn, .root_index = 512 };
+	struct tdpsim_vm *vm;
+	struct tdpsim_checker *c;
+	struct tv t;
+	int level;
+
+	memset(&t, 0, sizeof(t));
+	tdpsim_vm_config_init(&cfg);
+	cfg.type = TDPSIM_VM_TDX;
+	cfg.levels = levels;
+	assert_int_equal(tdpsim_vm_create(&cfg, &vm), 0);
+	assert_int_equal(tdpsim_checker_create(vm, tv_on_violation, &t, &c), 0);
+	assert_int_equal(tdpsim_gmem_create(vm, 0, 8ULL << 20, TDPSIM_LEVEL_4K, false), 0);
+	tdpsim_memslot_config_init(&slot);
+	slot.id = 0;
+	slot.base_gfn = 0;
+	slot.npages = 2048;
+	slot.gmem_id = 0;
+	assert_int_equal(tdpsim_memslot_create(vm, &slot), 0);
+	/* A memslot over the shared bit would alias: refused. */
+	tdpsim_memslot_config_init(&slot);
+	slot.id = 1;
+	slot.base_gfn = (1ULL << shift) - 1;
+	slot.npages = 2;
+	assert_int_equal(tdpsim_memslot_create(vm, &slot), -EINVAL);
+
+	assert_int_equal(tdpsim_vcpu_fault(tdpsim_vm_get_vcpu(vm, 0), gfn,
+					   TDPSIM_FAULT_SHARED, TDPSIM_ACCESS_WRITE,
+					   &res), 0);
+	assert_int_equal(res.outcome, TDPSIM_FAULT_OK);
+
+	assert_int_equal(tdpsim_vm_root(vm, TDPSIM_ROOT_DIRECT, &level, &w.root), 0);
+	assert_int_equal(level, (int)levels);
+	w.root_level = level;
+	assert_int_equal(tdpsim_vm_walk_sptes(vm, TDPSIM_ROOT_DIRECT, 0, UINT64_MAX,
+					      shared_walk_fn, &w), 0);
+	assert_int_equal(w.root_index,
+			 ((gfn | 1ULL << shift) >> (9 * (levels - 1))) & 511);
+	assert_true(w.root_index >= 1);
+	assert_true(w.leaf);
+	assert_int_equal(tdpsim_vm_lookup_leaf(vm, TDPSIM_ROOT_DIRECT, gfn, &leaf), 0);
+	assert_int_equal(leaf.gfn, gfn);
+	assert_int_equal(tdpsim_checker_check_all(c), 0);
+
+	/* A private mapping: the mirror root has no shared bit. */
+	assert_int_equal(tdpsim_vm_set_memory_attributes(vm, 0x200, 0x200, true), 0);
+	assert_int_equal(tdx_gmem_post_populate(&vm->kvm, 0x300, 1), 0);
+	w = (struct shared_walk){ .gfn = 0x300, .root_index = 512, .root_level = level };
+	assert_int_equal(tdpsim_vm_root(vm, TDPSIM_ROOT_MIRROR, &level, &w.root), 0);
+	assert_int_equal(tdpsim_vm_walk_sptes(vm, TDPSIM_ROOT_MIRROR, 0, UINT64_MAX,
+					      shared_walk_fn, &w), 0);
+	assert_int_equal(w.root_index, 0);
+	assert_true(w.leaf);
+
+	/* Zap the shared range (conversion to private), then teardown. */
+	assert_int_equal(tdpsim_vm_set_memory_attributes(vm, 0x400, 0x20, true), 0);
+	assert_int_equal(tdpsim_vm_lookup_leaf(vm, TDPSIM_ROOT_DIRECT, gfn, &leaf), -ENOENT);
+	assert_int_equal(tdpsim_checker_check_all(c), 0);
+	assert_int_equal(t.total, 0);
+	tdpsim_vm_teardown(vm);
+	assert_int_equal(tdpsim_checker_check_leak(c, NULL), 0);
+	assert_int_equal(t.total, 0);
+	tdpsim_checker_destroy(c);
+	tdpsim_vm_destroy(vm);
+}
+
+static void test_tdx_vm_shared_bit_4level(void **state)
+{
+	(void)state;
+	shared_bit_check(4);
+}
+
+static void test_tdx_vm_shared_bit_5level(void **state)
+{
+	(void)state;
+	shared_bit_check(5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -278,6 +471,11 @@ int main(void)
 		cmocka_unit_test(test_tdx_vm_pamt_left),
 		cmocka_unit_test(test_tdx_vm_accept_level),
 		cmocka_unit_test(test_tdx_vm_accept_split),
+		cmocka_unit_test(test_tdx_vm_split_cache_per_vcpu),
+		cmocka_unit_test(test_tdx_vm_split_cache_per_vm),
+		cmocka_unit_test(test_tdx_vm_split_cache_dry),
+		cmocka_unit_test(test_tdx_vm_shared_bit_4level),
+		cmocka_unit_test(test_tdx_vm_shared_bit_5level),
 	};
 
 	return cmocka_run_group_tests_name("tdx-vm", tests, NULL, NULL);
