@@ -216,16 +216,6 @@ struct avl_node *avl_first(const struct avl_root *root)
 	return n;
 }
 
-struct avl_node *avl_last(const struct avl_root *root)
-{
-	struct avl_node *n = root->node;
-
-	if (n)
-		while (n->right)
-			n = n->right;
-	return n;
-}
-
 struct avl_node *avl_next(const struct avl_node *n)
 {
 	if (n->right) {

@@ -48,7 +48,6 @@ struct avl_node *avl_floor(const struct avl_root *root, uint64_t key);
 struct avl_node *avl_ceil(const struct avl_root *root, uint64_t key);
 
 struct avl_node *avl_first(const struct avl_root *root);
-struct avl_node *avl_last(const struct avl_root *root);
 
 /** In-order successor and predecessor, or NULL at the ends. */
 struct avl_node *avl_next(const struct avl_node *n);

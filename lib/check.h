@@ -403,6 +403,35 @@ struct ck_walk {
 	int err;			/* -ENOMEM met */
 };
 
+/* Where a walk of @w's root met entry @e: its GFN, level, root and SPTE. */
+static inline struct ck_where ck_where_entry(const struct ck_walk *w,
+					     const struct tdpsim_spte_info *e)
+{
+	return (struct ck_where){
+		.gfn = e->gfn,
+		.level = e->level,
+		.role = w->role,
+		.has_root = true,
+		.new_spte = e->spte,
+		.has_spte = true,
+	};
+}
+
+/* Where SPTE change @ch happened: its GFN, level, root, old -> new. */
+static inline struct ck_where ck_where_change(const struct tdpsim_spte_change *ch)
+{
+	return (struct ck_where){
+		.gfn = ch->gfn,
+		.level = ch->level,
+		.role = ch->role,
+		.has_root = true,
+		.old_spte = ch->old_spte,
+		.new_spte = ch->new_spte,
+		.has_old = true,
+		.transition = true,
+	};
+}
+
 /*
  * ck_walk_root() - walk @role's root over @ranges (NULL: all of it) and
  * check every entry: spte-format, pt-linkage, and through the leaf hooks

@@ -126,14 +126,7 @@ void ck_attr_leaf(struct ck_walk *w, const struct tdpsim_spte_info *e)
 	struct tdpsim_checker *c = w->c;
 	tdpsim_gfn_t gfn = e->gfn, end = gfn + ck_pages(e->level), run_end;
 	const struct tdpsim_memslot_info *slot;
-	struct ck_where where = {
-		.gfn = gfn,
-		.level = e->level,
-		.role = w->role,
-		.has_root = true,
-		.new_spte = e->spte,
-		.has_spte = true,
-	};
+	struct ck_where where = ck_where_entry(w, e);
 	tdpsim_pfn_t host;
 	bool priv;
 

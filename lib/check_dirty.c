@@ -103,14 +103,7 @@ void ck_dirty_leaf(struct ck_walk *w, const struct tdpsim_spte_info *e)
 	struct tdpsim_checker *c = w->c;
 	tdpsim_gfn_t gfn = e->gfn, end = gfn + ck_pages(e->level);
 	const struct tdpsim_memslot_info *s;
-	struct ck_where where = {
-		.gfn = gfn,
-		.level = e->level,
-		.role = w->role,
-		.has_root = true,
-		.new_spte = e->spte,
-		.has_spte = true,
-	};
+	struct ck_where where = ck_where_entry(w, e);
 
 	if (e->level <= TDPSIM_LEVEL_4K)
 		return;
@@ -133,16 +126,7 @@ void ck_dirty_transition(struct tdpsim_checker *c, const struct tdpsim_spte_chan
 	uint64_t old = ch->old_spte, new = ch->new_spte;
 	struct tdpsim_memslot_info slot;
 	bool install, to_writable;
-	struct ck_where w = {
-		.gfn = ch->gfn,
-		.level = ch->level,
-		.role = ch->role,
-		.has_root = true,
-		.old_spte = old,
-		.new_spte = new,
-		.has_old = true,
-		.transition = true,
-	};
+	struct ck_where w = ck_where_change(ch);
 
 	if (!ck_huge_leaf(new, ch->level))
 		return;

@@ -109,14 +109,7 @@ void ck_gmem_leaf(struct ck_walk *w, const struct tdpsim_spte_info *e)
 	struct ck_gmem *g = gmem_state(c);
 	const struct tdpsim_memslot_info *slot;
 	struct tdpsim_gmem_folio f;
-	struct ck_where where = {
-		.gfn = e->gfn,
-		.level = e->level,
-		.role = w->role,
-		.has_root = true,
-		.new_spte = e->spte,
-		.has_spte = true,
-	};
+	struct ck_where where = ck_where_entry(w, e);
 	uint64_t pages = ck_pages(e->level), index;
 	tdpsim_pfn_t want;
 	bool priv;

@@ -92,16 +92,7 @@ static bool valid_root(struct tdpsim_checker *c, enum tdpsim_root_role role)
 void ck_lock_spte_changed(struct tdpsim_checker *c, struct ck_thread *t,
 			  const struct tdpsim_spte_change *ch)
 {
-	struct ck_where w = {
-		.gfn = ch->gfn,
-		.level = ch->level,
-		.role = ch->role,
-		.has_root = true,
-		.old_spte = ch->old_spte,
-		.new_spte = ch->new_spte,
-		.has_old = true,
-		.transition = true,
-	};
+	struct ck_where w = ck_where_change(ch);
 
 	if (ch->lock != t->held)
 		ck_report(c, CK_LOCK, &w,
@@ -332,14 +323,7 @@ void ck_rcu_reachable(struct tdpsim_checker *c, struct ck_walk *w,
 {
 	const void *child = ck_child(e->spte);
 	bool unlinked, freed;
-	struct ck_where where = {
-		.gfn = e->gfn,
-		.level = e->level,
-		.role = w->role,
-		.has_root = true,
-		.new_spte = e->spte,
-		.has_spte = true,
-	};
+	struct ck_where where = ck_where_entry(w, e);
 
 	pthread_mutex_lock(&c->pt_lock);
 	unlinked = ck_map_find(&c->unlinked, (uintptr_t)child, 0);

@@ -297,14 +297,7 @@ void ck_lpage_leaf(struct ck_walk *w, const struct tdpsim_spte_info *e)
 	int level = e->level;
 	tdpsim_gfn_t gfn = e->gfn, end = gfn + ck_pages(level), run_end;
 	const struct tdpsim_memslot_info *slot;
-	struct ck_where where = {
-		.gfn = gfn,
-		.level = level,
-		.role = w->role,
-		.has_root = true,
-		.new_spte = e->spte,
-		.has_spte = true,
-	};
+	struct ck_where where = ck_where_entry(w, e);
 	struct lp_expect exp;
 	uint64_t idx;
 	uint32_t v;
@@ -351,16 +344,7 @@ void ck_lpage_install(struct tdpsim_checker *c, const struct tdpsim_spte_change 
 	uint64_t old = ch->old_spte, new = ch->new_spte;
 	int level = ch->level;
 	struct tdpsim_memslot_info slot;
-	struct ck_where where = {
-		.gfn = ch->gfn,
-		.level = level,
-		.role = ch->role,
-		.has_root = true,
-		.old_spte = old,
-		.new_spte = new,
-		.has_old = true,
-		.transition = true,
-	};
+	struct ck_where where = ck_where_change(ch);
 	uint32_t v;
 
 	if (!ck_huge_leaf(new, level) || level > CK_MAX_HUGE_LEVEL)

@@ -85,16 +85,7 @@ void ck_spte_transition(struct tdpsim_checker *c, const struct tdpsim_spte_chang
 {
 	uint64_t old = ch->old_spte, new = ch->new_spte;
 	int level = ch->level;
-	struct ck_where w = {
-		.gfn = ch->gfn,
-		.level = level,
-		.role = ch->role,
-		.has_root = true,
-		.old_spte = old,
-		.new_spte = new,
-		.has_old = true,
-		.transition = true,
-	};
+	struct ck_where w = ck_where_change(ch);
 
 	if (old == new)
 		return;
@@ -134,18 +125,6 @@ void ck_spte_transition(struct tdpsim_checker *c, const struct tdpsim_spte_chang
 
 /* ---- the walk ---- */
 
-static void where_of(struct ck_where *where, const struct ck_walk *w,
-		     const struct tdpsim_spte_info *e)
-{
-	*where = (struct ck_where){
-		.gfn = e->gfn,
-		.level = e->level,
-		.role = w->role,
-		.has_root = true,
-		.new_spte = e->spte,
-		.has_spte = true,
-	};
-}
 
 /*
  * A table the walk reached through @e: it must be the table the SPTE
@@ -205,7 +184,7 @@ static int walk_entry(void *opaque, const struct tdpsim_spte_info *e)
 	int tlevel;
 	tdpsim_gfn_t tgfn, igfn;
 
-	where_of(&where, w, e);
+	where = ck_where_entry(w, e);
 	if (e->role != w->role)
 		ck_report(c, CK_PT_LINKAGE, &where,
 			  "the walk of the %s root reported an entry of the %s root",

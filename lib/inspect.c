@@ -32,7 +32,7 @@ static void spte_info_fill(struct kvm *kvm, enum tdpsim_root_role role,
 	e->level = iter->level;
 	e->spte = iter->old_spte;
 	e->table = (const void *)table;
-	e->index = (unsigned int)(((uintptr_t)iter->sptep - table) / sizeof(u64));
+	e->index = spte_index(iter->sptep);
 	e->child = child;
 	e->child_level = 0;
 	e->child_gfn = 0;
@@ -220,7 +220,7 @@ int tdpsim_vm_lpage_info(struct tdpsim_vm *vm, uint32_t slot_id, int level,
 		return -EINVAL;
 	tdp_rcu_read_lock();
 	slot = id_to_memslot(kvm, slot_id);
-	if (slot && gfn >= slot->base_gfn && gfn - slot->base_gfn < slot->npages) {
+	if (kvm_memslot_has_gfn(slot, gfn)) {
 		*ret_disallow = lpage_info_peek(slot, level, gfn);
 		r = 0;
 	}

@@ -149,21 +149,6 @@ void kvm_mem_attrs_destroy(struct kvm *kvm)
 	mem_attrs_free(kvm, atomic_exchange(&kvm->mem_attrs, NULL));
 }
 
-/* The part of [start, end) inside @slot, as a zap range. */
-static bool slot_range(struct kvm_memory_slot *slot, gfn_t start, gfn_t end,
-		       struct kvm_gfn_range *range)
-{
-	gfn_t s = slot->base_gfn, e = slot->base_gfn + slot->npages;
-
-	if (end <= s || start >= e)
-		return false;
-	range->slot = slot;
-	range->start = start > s ? start : s;
-	range->end = end < e ? end : e;
-	range->may_block = true;
-	return true;
-}
-
 int kvm_vm_set_mem_attributes(struct kvm *kvm, gfn_t start, gfn_t end,
 			      bool private_mem)
 {
@@ -189,7 +174,7 @@ int kvm_vm_set_mem_attributes(struct kvm *kvm, gfn_t start, gfn_t end,
 	 * as the kernel reserves its xarray entries first. */
 	slots = kvm_memslots(kvm);
 	for (unsigned int i = 0; i < slots->nr; i++) {
-		if (!slot_range(slots->slots[i], start, end, &range))
+		if (!kvm_gfn_range_in_slot(slots->slots[i], start, end, &range))
 			continue;
 		r = kvm_arch_prepare_set_memory_attributes(kvm, slots->slots[i],
 							   range.start, range.end);
@@ -211,7 +196,7 @@ int kvm_vm_set_mem_attributes(struct kvm *kvm, gfn_t start, gfn_t end,
 
 	/* Pre: begin the invalidation and zap the mappings of the old kind. */
 	for (unsigned int i = 0; i < slots->nr; i++) {
-		if (!slot_range(slots->slots[i], start, end, &range))
+		if (!kvm_gfn_range_in_slot(slots->slots[i], start, end, &range))
 			continue;
 		if (!begun) {
 			mmu_write_lock(kvm);
@@ -250,7 +235,7 @@ int kvm_vm_set_mem_attributes(struct kvm *kvm, gfn_t start, gfn_t end,
 		mmu_write_lock(kvm);
 		kvm_mmu_invalidate_end(kvm);
 		for (unsigned int i = 0; i < slots->nr; i++)
-			if (slot_range(slots->slots[i], start, end, &range))
+			if (kvm_gfn_range_in_slot(slots->slots[i], start, end, &range))
 				kvm_arch_post_set_memory_attributes(kvm, slots->slots[i],
 								    range.start,
 								    range.end,

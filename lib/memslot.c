@@ -24,7 +24,7 @@ struct kvm_memory_slot *search_memslots(struct kvm_memslots *slots, gfn_t gfn,
 	if (hint && *hint < slots->nr) {
 		struct kvm_memory_slot *s = slots->slots[*hint];
 
-		if (gfn >= s->base_gfn && gfn - s->base_gfn < s->npages)
+		if (kvm_memslot_has_gfn(s, gfn))
 			return s;
 	}
 	while (lo <= hi) {

@@ -18,6 +18,12 @@ static inline struct kvm_memslots *kvm_memslots(struct kvm *kvm)
 	return atomic_load_explicit(&kvm->memslots, memory_order_acquire);
 }
 
+/* @slot (may be NULL) holds @gfn; written so base_gfn + npages cannot wrap. */
+static inline bool kvm_memslot_has_gfn(const struct kvm_memory_slot *slot, gfn_t gfn)
+{
+	return slot && gfn >= slot->base_gfn && gfn - slot->base_gfn < slot->npages;
+}
+
 /* The slot holding @gfn in @slots, or NULL. @hint: index to try first. */
 struct kvm_memory_slot *search_memslots(struct kvm_memslots *slots, gfn_t gfn,
 					unsigned int *hint);

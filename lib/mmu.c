@@ -351,7 +351,6 @@ static int kvm_mmu_faultin_pfn(struct kvm_vcpu *vcpu, struct kvm_page_fault *fau
 		return RET_PF_EMULATE;
 	fault->map_writable = !(slot_flags(slot) & KVM_MEM_READONLY);
 	fault->pfn = gfn_to_host_pfn(slot, fault->gfn);
-	fault->max_level = KVM_MAX_HUGEPAGE_LEVEL;
 	return RET_PF_CONTINUE;
 }
 

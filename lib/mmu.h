@@ -49,6 +49,26 @@ struct kvm_gfn_range {
 	bool may_block;			/* the zap may yield */
 };
 
+/*
+ * kvm_gfn_range_in_slot() - the part of [start, end) inside @slot, as a
+ * range that may block; attr_filter is the caller's. Returns false (and
+ * leaves @range alone) if they do not overlap.
+ */
+static inline bool kvm_gfn_range_in_slot(struct kvm_memory_slot *slot,
+					 gfn_t start, gfn_t end,
+					 struct kvm_gfn_range *range)
+{
+	gfn_t s = slot->base_gfn, e = slot->base_gfn + slot->npages;
+
+	if (end <= s || start >= e)
+		return false;
+	range->slot = slot;
+	range->start = start > s ? start : s;
+	range->end = end < e ? end : e;
+	range->may_block = true;
+	return true;
+}
+
 /* Highest GFN + 1 the VM's roots can map (tdp_mmu_max_gfn_exclusive()). */
 static inline gfn_t tdp_mmu_max_gfn_exclusive(const struct kvm *kvm)
 {
@@ -62,6 +82,14 @@ static inline gfn_t tdp_mmu_max_gfn_exclusive(const struct kvm *kvm)
 	if (kvm_gfn_direct_bits(kvm))
 		return kvm_gfn_direct_bits(kvm);
 	return (gfn_t)1 << bits;
+}
+
+/* [gfn, gfn + @npages) is non-empty, does not wrap and the roots can map it. */
+static inline bool kvm_gfn_range_mappable(const struct kvm *kvm, gfn_t gfn,
+					  uint64_t npages)
+{
+	return npages && gfn + npages > gfn &&
+	       gfn + npages <= tdp_mmu_max_gfn_exclusive(kvm);
 }
 
 /* TLB flushes (kvm_flush_remote_tlbs*): count tlb.flush, observe. */

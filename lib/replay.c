@@ -567,11 +567,6 @@ int replay_setup_vm(struct replay *r)
 	cfg.nr_vcpus = t->vm.vcpus;
 	cfg.attrs = t->vm.attrs;
 	ret = kvm_create_vm(&cfg, t->vm.mirror ? KVM_VM_TEST_MIRROR : 0, &r->vm);
-	if (ret == -ENOTSUP) {
-		diag(r, TDPSIM_DIAG_ERROR, t->vm.line, NULL, false,
-		     "this tdpsim does not model this VM type yet");
-		return ret;
-	}
 	if (ret) {
 		diag(r, TDPSIM_DIAG_ERROR, t->vm.line, NULL, false,
 		     "cannot create the VM: %s", tdpsim_strerror(ret));

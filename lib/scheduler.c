@@ -880,11 +880,6 @@ bool sched_thread_waiting(const struct sched *s, unsigned int id,
 	return true;
 }
 
-uint64_t sched_steps(const struct sched *s)
-{
-	return s->steps;
-}
-
 uint64_t sched_points(const struct sched *s, enum sched_point_kind kind)
 {
 	return s->points[kind];

@@ -209,8 +209,7 @@ int sched_current(const struct sched *s);
 bool sched_thread_waiting(const struct sched *s, unsigned int id,
 			  enum sched_wait *ret_wait);
 
-/* Decisions made so far (steps), and how many points of @kind were met. */
-uint64_t sched_steps(const struct sched *s);
+/* How many points of @kind were met. */
 uint64_t sched_points(const struct sched *s, enum sched_point_kind kind);
 
 /* A hash of the decisions: equal schedules, equal hashes. */

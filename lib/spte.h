@@ -181,11 +181,6 @@ static inline bool spte_ad_enabled(u64 spte)
 	return (spte & SPTE_TDP_AD_MASK) != SPTE_TDP_AD_DISABLED;
 }
 
-static inline bool is_access_track_spte(u64 spte)
-{
-	return !spte_ad_enabled(spte) && (spte & shadow_acc_track_mask) == 0;
-}
-
 /*
  * The legal (host-writable, MMU-writable, W) triples of a present leaf
  * (check_spte_writable_invariants()).

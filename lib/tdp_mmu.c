@@ -18,14 +18,21 @@
 #include "tdp_iter.h"
 #include "tdp_mmu.h"
 
-static inline void rcu_read_lock_kvm(struct kvm *kvm)
+/* mmu_lock for read if @shared, else for write. */
+static void tdp_mmu_lock(struct kvm *kvm, bool shared)
 {
-	kvm_rcu_read_lock(kvm);
+	if (shared)
+		mmu_read_lock(kvm);
+	else
+		mmu_write_lock(kvm);
 }
 
-static inline void rcu_read_unlock_kvm(struct kvm *kvm)
+static void tdp_mmu_unlock(struct kvm *kvm, bool shared)
 {
-	kvm_rcu_read_unlock(kvm);
+	if (shared)
+		mmu_read_unlock(kvm);
+	else
+		mmu_write_unlock(kvm);
 }
 
 /* ---- the observer's SPTE point ---- */
@@ -43,7 +50,7 @@ __tdp_mmu_observe_spte(struct kvm *kvm, tdp_ptep_t sptep, gfn_t gfn, int level,
 		.old_spte = old_spte,
 		.new_spte = new_spte,
 		.table = (const void *)table,
-		.index = (unsigned int)(((uintptr_t)sptep - table) / sizeof(u64)),
+		.index = spte_index(sptep),
 		.atomic = atomic,
 		.lock = kvm_lock_mode(kvm),
 	};
@@ -557,12 +564,12 @@ static bool tdp_mmu_iter_cond_resched(struct kvm *kvm, struct tdp_iter *iter,
 
 	if (flush)
 		kvm_flush_remote_tlbs(kvm);
-	rcu_read_unlock_kvm(kvm);
+	kvm_rcu_read_unlock(kvm);
 	if (shared)
 		cond_resched_rwlock_read(kvm);
 	else
 		cond_resched_rwlock_write(kvm);
-	rcu_read_lock_kvm(kvm);
+	kvm_rcu_read_lock(kvm);
 
 	TDPSIM_WARN_ON_ONCE(iter->gfn > iter->next_last_level_gfn);
 	iter->yielded = true;
@@ -601,22 +608,19 @@ static void tdp_mmu_zap_root(struct kvm *kvm, struct kvm_mmu_page *root,
 			     bool shared)
 {
 	TDPSIM_WARN_ON_ONCE(!atomic_load(&root->tdp_mmu_root_count));
-	rcu_read_lock_kvm(kvm);
+	kvm_rcu_read_lock(kvm);
 	__tdp_mmu_zap_root(kvm, root, shared, PG_LEVEL_4K);
 	__tdp_mmu_zap_root(kvm, root, shared, PG_LEVEL_2M);
 	__tdp_mmu_zap_root(kvm, root, shared, PG_LEVEL_1G);
 	__tdp_mmu_zap_root(kvm, root, shared, root->role.level);
-	rcu_read_unlock_kvm(kvm);
+	kvm_rcu_read_unlock(kvm);
 }
 
 void kvm_tdp_mmu_zap_invalidated_roots(struct kvm *kvm, bool shared)
 {
 	struct kvm_mmu_page *root, *next;
 
-	if (shared)
-		mmu_read_lock(kvm);
-	else
-		mmu_write_lock(kvm);
+	tdp_mmu_lock(kvm, shared);
 	for (root = kvm->arch.tdp_mmu_roots; root; root = next) {
 		next = root->next_root;
 		if (!root->tdp_mmu_scheduled_root_to_zap)
@@ -627,10 +631,7 @@ void kvm_tdp_mmu_zap_invalidated_roots(struct kvm *kvm, bool shared)
 		/* Drop the TDP MMU's reference, possibly freeing the root. */
 		kvm_tdp_mmu_put_root(kvm, root);
 	}
-	if (shared)
-		mmu_read_unlock(kvm);
-	else
-		mmu_write_unlock(kvm);
+	tdp_mmu_unlock(kvm, shared);
 }
 
 /*
@@ -647,7 +648,7 @@ static bool tdp_mmu_zap_leafs(struct kvm *kvm, struct kvm_mmu_page *root,
 		end = tdp_mmu_max_gfn_exclusive(kvm);
 	lockdep_assert_held_write(kvm);
 
-	rcu_read_lock_kvm(kvm);
+	kvm_rcu_read_lock(kvm);
 	for_each_tdp_pte_min_level(iter, kvm, root, PG_LEVEL_4K, start, end) {
 		if (can_yield &&
 		    tdp_mmu_iter_cond_resched(kvm, &iter, flush, false)) {
@@ -662,7 +663,7 @@ static bool tdp_mmu_zap_leafs(struct kvm *kvm, struct kvm_mmu_page *root,
 		if (!atomic_load_explicit(&root->role.invalid, memory_order_relaxed))
 			flush = true;
 	}
-	rcu_read_unlock_kvm(kvm);
+	kvm_rcu_read_unlock(kvm);
 	return flush;
 }
 
@@ -676,12 +677,6 @@ bool kvm_tdp_mmu_zap_leafs_in_roots(struct kvm *kvm, unsigned int types,
 	for_each_tdp_mmu_root(kvm, root, types)
 		flush = tdp_mmu_zap_leafs(kvm, root, start, end, can_yield, flush);
 	return flush;
-}
-
-bool kvm_tdp_mmu_zap_leafs(struct kvm *kvm, gfn_t start, gfn_t end, bool flush)
-{
-	return kvm_tdp_mmu_zap_leafs_in_roots(kvm, KVM_VALID_ROOTS, start, end,
-					      true, flush);
 }
 
 bool kvm_tdp_mmu_unmap_gfn_range(struct kvm *kvm, struct kvm_gfn_range *range,
@@ -823,7 +818,7 @@ static int tdp_mmu_split_huge_pages_root(struct kvm *kvm, struct kvm_mmu_page *r
 	unsigned int busy = 0;
 	int r = 0;
 
-	rcu_read_lock_kvm(kvm);
+	kvm_rcu_read_lock(kvm);
 
 	/* Walk down to the level above the target: a 1G page is split into
 	 * 2M children which the pre-order walk then visits and splits. */
@@ -845,11 +840,8 @@ retry:
 		if (!sp) {
 			if (b)
 				b->dropped = true;
-			rcu_read_unlock_kvm(kvm);
-			if (shared)
-				mmu_read_unlock(kvm);
-			else
-				mmu_write_unlock(kvm);
+			kvm_rcu_read_unlock(kvm);
+			tdp_mmu_unlock(kvm, shared);
 			sp = tdp_mmu_alloc_sp_for_split(kvm);
 			/* A mirror split also takes the external cache's
 			 * pages (S-EPT page, PAMT pairs): refill it now,
@@ -859,13 +851,10 @@ retry:
 				tdp_mmu_free_sp(kvm, sp);
 				sp = NULL;
 			}
-			if (shared)
-				mmu_read_lock(kvm);
-			else
-				mmu_write_lock(kvm);
+			tdp_mmu_lock(kvm, shared);
 			if (!sp)
 				return -ENOMEM;
-			rcu_read_lock_kvm(kvm);
+			kvm_rcu_read_lock(kvm);
 			iter.yielded = true;
 			continue;
 		}
@@ -881,7 +870,7 @@ retry:
 		sp = NULL;
 	}
 
-	rcu_read_unlock_kvm(kvm);
+	kvm_rcu_read_unlock(kvm);
 
 	/* A table allocated for a huge page someone else split or zapped. */
 	if (sp)
@@ -1061,7 +1050,7 @@ int kvm_tdp_mmu_map(struct kvm_vcpu *vcpu, struct kvm_page_fault *fault)
 
 	kvm_mmu_hugepage_adjust(vcpu, fault);
 
-	rcu_read_lock_kvm(kvm);
+	kvm_rcu_read_lock(kvm);
 
 	for_each_tdp_pte(iter, kvm, root, fault->gfn, fault->gfn + 1) {
 		int r;
@@ -1141,7 +1130,7 @@ map_target_level:
 	ret = tdp_mmu_map_handle_target_level(vcpu, fault, &iter);
 
 retry:
-	rcu_read_unlock_kvm(kvm);
+	kvm_rcu_read_unlock(kvm);
 	return ret;
 }
 
@@ -1153,7 +1142,7 @@ static bool wrprot_gfn_range(struct kvm *kvm, struct kvm_mmu_page *root,
 	struct tdp_iter iter;
 	bool spte_set = false;
 
-	rcu_read_lock_kvm(kvm);
+	kvm_rcu_read_lock(kvm);
 	for_each_tdp_pte_min_level(iter, kvm, root, min_level, start, end) {
 retry:
 		if (tdp_mmu_iter_cond_resched(kvm, &iter, false, true))
@@ -1168,7 +1157,7 @@ retry:
 			goto retry;
 		spte_set = true;
 	}
-	rcu_read_unlock_kvm(kvm);
+	kvm_rcu_read_unlock(kvm);
 	return spte_set;
 }
 
@@ -1193,7 +1182,7 @@ bool kvm_tdp_mmu_write_protect_gfn(struct kvm *kvm, gfn_t gfn, int min_level)
 	bool spte_set = false;
 
 	lockdep_assert_held_write(kvm);
-	rcu_read_lock_kvm(kvm);
+	kvm_rcu_read_lock(kvm);
 	for_each_tdp_mmu_root(kvm, root, KVM_VALID_ROOTS) {
 		for_each_tdp_pte_min_level(iter, kvm, root, min_level, gfn, gfn + 1) {
 			u64 new_spte;
@@ -1209,7 +1198,7 @@ bool kvm_tdp_mmu_write_protect_gfn(struct kvm *kvm, gfn_t gfn, int min_level)
 			spte_set = true;
 		}
 	}
-	rcu_read_unlock_kvm(kvm);
+	kvm_rcu_read_unlock(kvm);
 	return spte_set;
 }
 
@@ -1219,7 +1208,7 @@ static void clear_dirty_pt_masked(struct kvm *kvm, struct kvm_mmu_page *root,
 	const u64 dbit = wrprot ? PT_WRITABLE_MASK : shadow_dirty_mask;
 	struct tdp_iter iter;
 
-	rcu_read_lock_kvm(kvm);
+	kvm_rcu_read_lock(kvm);
 	for_each_tdp_pte(iter, kvm, root, gfn + __builtin_ctzll(mask), gfn + 64) {
 		if (!mask)
 			break;
@@ -1231,7 +1220,7 @@ static void clear_dirty_pt_masked(struct kvm *kvm, struct kvm_mmu_page *root,
 			continue;
 		tdp_mmu_clear_spte_bits(kvm, &iter, dbit);
 	}
-	rcu_read_unlock_kvm(kvm);
+	kvm_rcu_read_unlock(kvm);
 }
 
 void kvm_tdp_mmu_clear_dirty_pt_masked(struct kvm *kvm, gfn_t gfn,
@@ -1286,7 +1275,7 @@ static void recover_huge_pages_range(struct kvm *kvm, struct kvm_mmu_page *root,
 	if (TDPSIM_WARN_ON_ONCE(kvm_slot_dirty_track_enabled(slot)))
 		return;
 
-	rcu_read_lock_kvm(kvm);
+	kvm_rcu_read_lock(kvm);
 	for_each_tdp_pte_min_level(iter, kvm, root, PG_LEVEL_2M, start, end) {
 retry:
 		if (tdp_mmu_iter_cond_resched(kvm, &iter, flush, true)) {
@@ -1320,7 +1309,7 @@ retry:
 	}
 	if (flush)
 		kvm_flush_remote_tlbs_range(kvm, start, slot->npages);
-	rcu_read_unlock_kvm(kvm);
+	kvm_rcu_read_unlock(kvm);
 }
 
 void kvm_tdp_mmu_recover_huge_pages(struct kvm *kvm, struct kvm_memory_slot *slot)

@@ -23,6 +23,12 @@ static inline struct kvm_mmu_page *sptep_to_sp(struct kvm *kvm, const void *spte
 	return page_private(kvm, sptep);
 }
 
+/* spte_index(): @sptep's index in its (page-aligned) table. */
+static inline unsigned int spte_index(const void *sptep)
+{
+	return (unsigned int)((uintptr_t)sptep / sizeof(u64)) & (SPTE_ENT_PER_PAGE - 1);
+}
+
 static inline bool is_mirror_sptep(struct kvm *kvm, const void *sptep)
 {
 	struct kvm_mmu_page *sp = sptep_to_sp(kvm, sptep);
@@ -65,8 +71,6 @@ struct kvm_mmu_page *tdp_mmu_alloc_sp_for_split(struct kvm *kvm);
 /* kvm_tdp_mmu_map(): the fault path under the read lock. RET_PF_*. */
 int kvm_tdp_mmu_map(struct kvm_vcpu *vcpu, struct kvm_page_fault *fault);
 
-/* Zap present leaves of [start, end) in every valid root (write lock). */
-bool kvm_tdp_mmu_zap_leafs(struct kvm *kvm, gfn_t start, gfn_t end, bool flush);
 /* kvm_tdp_mmu_unmap_gfn_range(): zap @range in the roots its filter picks
  * (plus invalid roots). Write lock. */
 bool kvm_tdp_mmu_unmap_gfn_range(struct kvm *kvm, struct kvm_gfn_range *range,

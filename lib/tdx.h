@@ -274,6 +274,14 @@ uint64_t tdxm_check_hpa(struct tdpsim_tdx_module *m, uint64_t hpa,
 		       uint64_t align, uint32_t operand);
 uint64_t tdxm_get_td(struct tdxm_call *c, uint64_t tdr, uint32_t operand,
 		    bool excl, struct tdxm_td **ret_td);
+/*
+ * tdxm_get_page_obj() - the object behind a 4K page operand @hpa: a valid
+ * HPA, its PAMT entry locked (@excl or shared), of @type (else
+ * PAGE_METADATA_INCORRECT). The TDR and TDVPR operands go through it.
+ */
+uint64_t tdxm_get_page_obj(struct tdxm_call *c, uint64_t hpa,
+			   enum tdpsim_tdx_page_type type, uint32_t operand,
+			   bool excl, void **ret_obj);
 uint64_t tdxm_check_td_state(struct tdxm_call *c, struct tdxm_td *td);
 bool tdxm_is_tracked(const struct tdxm_td *td, uint64_t bepoch);
 struct tdxm_td *tdxm_td_find(struct tdpsim_tdx_module *m, tdpsim_hpa_t tdr);

@@ -587,19 +587,32 @@ uint64_t tdxm_check_hpa(struct tdpsim_tdx_module *m, uint64_t hpa,
 uint64_t tdxm_get_td(struct tdxm_call *c, uint64_t tdr, uint32_t operand,
 		    bool excl, struct tdxm_td **ret_td)
 {
+	void *obj;
+	uint64_t ret;
+
+	ret = tdxm_get_page_obj(c, tdr, PT_TDR, operand, excl, &obj);
+	if (!ret)
+		*ret_td = obj;
+	return ret;
+}
+
+uint64_t tdxm_get_page_obj(struct tdxm_call *c, uint64_t hpa,
+			   enum tdpsim_tdx_page_type type, uint32_t operand,
+			   bool excl, void **ret_obj)
+{
 	struct pamt_page *p;
 	uint64_t ret;
 
-	ret = tdxm_check_hpa(c->m, tdr, 1ULL << TDX_PAGE_SHIFT, operand);
+	ret = tdxm_check_hpa(c->m, hpa, 1ULL << TDX_PAGE_SHIFT, operand);
 	if (ret)
 		return ret;
-	ret = tdxm_lock_page(c, tdr, 0, excl, operand);
+	ret = tdxm_lock_page(c, hpa, 0, excl, operand);
 	if (ret)
 		return ret;
-	p = pamt_page_find(c->m, tdr >> TDX_PAGE_SHIFT);
-	if (!p || p->type != PT_TDR)
+	p = pamt_page_find(c->m, hpa >> TDX_PAGE_SHIFT);
+	if (!p || p->type != type)
 		return tdxm_err(TDX_PAGE_METADATA_INCORRECT, operand);
-	*ret_td = p->obj;
+	*ret_obj = p->obj;
 	return TDX_SUCCESS;
 }
 

@@ -63,21 +63,15 @@ void tdxm_vcpu_exit(struct tdxm_vcpu *vcpu)
 static uint64_t get_vcpu(struct tdxm_call *c, uint64_t tdvpr, uint32_t operand,
 			 struct tdxm_vcpu **ret_vcpu)
 {
-	struct pamt_page *p;
+	void *obj;
 	uint64_t ret;
 
-	ret = tdxm_check_hpa(c->m, tdvpr, 1ULL << TDX_PAGE_SHIFT, operand);
+	ret = tdxm_get_page_obj(c, tdvpr, PT_TDVPR, operand, true, &obj);
 	if (ret)
 		return ret;
-	ret = tdxm_lock_page(c, tdvpr, 0, true, operand);
-	if (ret)
-		return ret;
-	p = pamt_page_find(c->m, tdvpr >> TDX_PAGE_SHIFT);
-	if (!p || p->type != PT_TDVPR)
-		return tdxm_err(TDX_PAGE_METADATA_INCORRECT, operand);
-	if (((struct tdxm_vcpu *)p->obj)->in_guest)
+	if (((struct tdxm_vcpu *)obj)->in_guest)
 		return tdxm_err(TDX_OPERAND_BUSY, operand);
-	*ret_vcpu = p->obj;
+	*ret_vcpu = obj;
 	return TDX_SUCCESS;
 }
 

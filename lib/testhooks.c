@@ -35,7 +35,7 @@ int testhook_lpage_poke(struct tdpsim_vm *vm, uint32_t slot_id, int level,
 		return -EINVAL;
 	pthread_mutex_lock(&kvm->slots_lock);
 	slot = id_to_memslot(kvm, slot_id);
-	if (!slot || gfn < slot->base_gfn || gfn - slot->base_gfn >= slot->npages) {
+	if (!kvm_memslot_has_gfn(slot, gfn)) {
 		r = -ENOENT;
 		goto out;
 	}

@@ -109,8 +109,7 @@ int tdpsim_vcpu_prefault(struct tdpsim_vcpu *v, tdpsim_gfn_t gfn, uint64_t npage
 
 	if (kvm->dead)
 		return -ENODEV;
-	if (!ret_result || !npages || end < gfn ||
-	    end > tdp_mmu_max_gfn_exclusive(kvm))
+	if (!ret_result || !kvm_gfn_range_mappable(kvm, gfn, npages))
 		return -EINVAL;
 	/* TDX: kvm->arch.pre_fault_allowed only once the TD is finalized. */
 	if (kvm->config.type == TDPSIM_VM_TDX && !tdx_pre_fault_allowed(kvm))

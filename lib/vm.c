@@ -307,13 +307,6 @@ int tdpsim_memslot_delete(struct tdpsim_vm *vm, uint32_t id)
 	return kvm_memslot_delete(to_kvm(vm), id);
 }
 
-/* A non-empty range inside what the roots can map. */
-static bool gfn_range_ok(struct kvm *kvm, gfn_t gfn, uint64_t npages)
-{
-	return npages && gfn + npages > gfn &&
-	       gfn + npages <= tdp_mmu_max_gfn_exclusive(kvm);
-}
-
 int tdpsim_vm_set_memory_attributes(struct tdpsim_vm *vm, tdpsim_gfn_t gfn,
 				    uint64_t npages, bool private_mem)
 {
@@ -321,7 +314,7 @@ int tdpsim_vm_set_memory_attributes(struct tdpsim_vm *vm, tdpsim_gfn_t gfn,
 
 	if (kvm->dead)
 		return -ENODEV;
-	if (!gfn_range_ok(kvm, gfn, npages))
+	if (!kvm_gfn_range_mappable(kvm, gfn, npages))
 		return -EINVAL;
 	/* attrs=gmem: KVM_SET_MEMORY_ATTRIBUTES2 on the files bound there. */
 	if (kvm->config.attrs == TDPSIM_ATTRS_GMEM)
@@ -362,17 +355,9 @@ int tdpsim_vm_invalidate_range(struct tdpsim_vm *vm, tdpsim_gfn_t gfn,
 	kvm_mutex_lock(kvm, &kvm->slots_lock);
 	slots = kvm_memslots(kvm);
 	for (unsigned int i = 0; i < slots->nr; i++) {
-		struct kvm_memory_slot *slot = slots->slots[i];
-		gfn_t s = slot->base_gfn, e = s + slot->npages;
-		struct kvm_gfn_range range = {
-			.slot = slot,
-			.start = gfn > s ? gfn : s,
-			.end = end < e ? end : e,
-			.attr_filter = KVM_FILTER_SHARED,
-			.may_block = true,
-		};
+		struct kvm_gfn_range range = { .attr_filter = KVM_FILTER_SHARED };
 
-		if (range.start >= range.end)
+		if (!kvm_gfn_range_in_slot(slots->slots[i], gfn, end, &range))
 			continue;
 		if (!begun) {
 			mmu_write_lock(kvm);

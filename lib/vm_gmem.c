@@ -367,11 +367,6 @@ void kvm_gmem_attr_slot_end(void)
 	attr_new_slot = NULL;
 }
 
-static bool slot_has(const struct kvm_memory_slot *s, gfn_t gfn)
-{
-	return s && gfn >= s->base_gfn && gfn - s->base_gfn < s->npages;
-}
-
 /*
  * The slot holding @gfn, else NULL and in *@ret_next the first GFN after
  * @gfn where a slot starts (or ~0). Slots are sorted by GFN.
@@ -382,7 +377,7 @@ static struct kvm_memory_slot *attr_slot(struct kvm *kvm, gfn_t gfn, gfn_t *ret_
 	struct kvm_memory_slot *s = attr_new_slot;
 	gfn_t next = ~(gfn_t)0;
 
-	if (slot_has(s, gfn))
+	if (kvm_memslot_has_gfn(s, gfn))
 		return s;
 	if (s && s->base_gfn > gfn)
 		next = s->base_gfn;
