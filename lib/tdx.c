@@ -23,6 +23,11 @@
  * tdp_mmu_external_cache_lock, or the accepting vCPU's). The cache holds
  * descriptors allocated through the VM's allocator, each with a PFN from
  * the counter above; running dry under the lock is -ENOMEM.
+ *
+ * KVM's Dynamic-PAMT refcounts are the kernel's preallocated refcount
+ * array, sparse (1 GiB chunks, TDPSIM_ALLOC_KIND_PAMT), allocated through
+ * the VM's allocator before mmu_lock only; under the lock a new chunk is
+ * a spare taken like a cache object (tdx_pamt_topup(), tdx_pamt_entry()).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -43,7 +48,11 @@
 #define TDX_PAGE_PFN_END	0x100000ULL
 #define TDX_MAX_TDCS		8
 #define TDX_MAX_TDCX		8
-#define TDX_PAMT_BUCKETS	1024
+/* Dynamic PAMT: 2M regions per refcount chunk (1 GiB), and the spare
+ * chunks kept for a region first used under mmu_lock. */
+#define TDX_PAMT_CHUNK_SHIFT	30
+#define TDX_PAMT_CHUNK_REGIONS	512
+#define TDX_PAMT_SPARE_CHUNKS	4
 /* Exits one ACCEPT may cause before tdx_accept() gives up. */
 #define TDX_ACCEPT_MAX_EXITS	64
 /* Splits one fill of a split cache covers: a conversion or punch splits
@@ -69,12 +78,26 @@ struct tdx_vcpu {
 	struct kvm_mmu_memory_cache split_cache;
 };
 
-/* KVM's Dynamic-PAMT refcount of one 2M region (tdx_pamt_get/put). */
-struct tdx_pamt_ref {
-	uint64_t region;		/* hpa >> 21 */
+/*
+ * KVM's Dynamic-PAMT bookkeeping of one 2M region (tdx_pamt_get/put): the
+ * kernel's pamt_refcount entry, plus the pair KVM installed.
+ */
+struct tdx_pamt_entry {
 	unsigned int refcount;		/* 4K users KVM gave the module */
 	tdpsim_hpa_t pair[2];		/* the pair KVM installed */
-	struct tdx_pamt_ref *next;
+};
+
+/*
+ * The refcount array of one 1 GiB of host physical memory. The kernel
+ * allocates one array over 0 .. max_pfn when TDX is set up; host memory
+ * here reaches 2^52 bytes, so the array is sparse: 1 GiB chunks, found
+ * through a sorted directory, allocated through the VM's allocator
+ * (TDPSIM_ALLOC_KIND_PAMT) before mmu_lock only. Chunks never go away
+ * before teardown.
+ */
+struct tdx_pamt_chunk {
+	uint64_t index;			/* hpa >> TDX_PAMT_CHUNK_SHIFT */
+	struct tdx_pamt_entry e[TDX_PAMT_CHUNK_REGIONS];
 };
 
 struct kvm_tdx {
@@ -97,8 +120,15 @@ struct kvm_tdx {
 	tdpsim_pfn_t next_pfn;
 	uint64_t live_pages;
 
-	pthread_mutex_t pamt_lock;		/* the kernel's pamt_lock */
-	struct tdx_pamt_ref *pamt[TDX_PAMT_BUCKETS];
+	/* The kernel's pamt_lock; also guards the refcount chunks, their
+	 * directory (sorted by index) and the spare chunks. Always
+	 * pamt_nr + pamt_nr_spare <= pamt_cap, so a spare chunk can be
+	 * put in the directory under mmu_lock without allocating. */
+	pthread_mutex_t pamt_lock;
+	struct tdx_pamt_chunk **pamt_dir;
+	unsigned int pamt_nr, pamt_cap;
+	struct tdx_pamt_chunk *pamt_spare[TDX_PAMT_SPARE_CHUNKS];
+	unsigned int pamt_nr_spare;
 
 	/* P-SC5's tdp_mmu_external_cache_lock: guards split_cache; taken
 	 * before mmu_lock, held until it is dropped. */
@@ -180,6 +210,8 @@ static void tdx_free_page(struct kvm_tdx *tdx, tdpsim_hpa_t hpa)
 }
 
 /* ---- split caches (tdx.split-cache) ---- */
+
+static int tdx_pamt_topup(struct kvm_tdx *tdx, uint64_t first, uint64_t last);
 
 /* tdx_min_split_cache_sz(): pages one 2M -> 4K split may take: the new
  * S-EPT page; with Dynamic PAMT the 2M region's pair and a pair for the
@@ -280,8 +312,12 @@ static int tdx_get_split_cache(struct kvm *kvm, struct kvm_vcpu *vcpu)
 		mc = &tdx->split_cache;
 		locked = true;
 	}
-	if (tdx_may_split(tdx))
+	if (tdx_may_split(tdx)) {
 		r = tdx_split_cache_topup(tdx, mc);
+		/* A split may need a refcount chunk for the demoted region. */
+		if (!r)
+			r = tdx_pamt_topup(tdx, 1, 0);
+	}
 	if (r) {
 		if (locked)
 			kvm_mutex_unlock(kvm, &tdx->external_cache_lock);
@@ -312,71 +348,264 @@ static void tdx_put_split_cache(struct kvm *kvm)
 static int tdx_topup_split_cache(struct kvm *kvm)
 {
 	struct kvm_tdx *tdx = to_kvm_tdx(kvm);
+	int r;
 
 	if (tdx_cur.kvm != kvm || !tdx_may_split(tdx))
 		return 0;
-	return tdx_split_cache_topup(tdx, tdx_cur.mc);
+	r = tdx_split_cache_topup(tdx, tdx_cur.mc);
+	return r ? r : tdx_pamt_topup(tdx, 1, 0);
+}
+
+/*
+ * kvm_x86_ops.topup_fault_cache, from mmu_topup_memory_caches() before
+ * mmu_lock: keep the spare refcount chunks a fault may take when it maps
+ * the first page of a new 1 GiB of host memory (the kernel tops up the
+ * Dynamic-PAMT cache in the same place).
+ */
+static int tdx_topup_fault_cache(struct kvm_vcpu *vcpu)
+{
+	return tdx_pamt_topup(to_kvm_tdx(vcpu->kvm), 1, 0);
 }
 
 /* ---- Dynamic PAMT: tdx_pamt_get() / tdx_pamt_put() (DPAMT-v6 09) ---- */
 
-static struct tdx_pamt_ref **tdx_pamt_slot(struct kvm_tdx *tdx, uint64_t region)
+/* The directory slot of chunk @index, or where it would go. pamt_lock. */
+static unsigned int tdx_pamt_chunk_pos(struct kvm_tdx *tdx, uint64_t index)
 {
-	struct tdx_pamt_ref **pp = &tdx->pamt[region % TDX_PAMT_BUCKETS];
+	unsigned int lo = 0, hi = tdx->pamt_nr;
 
-	while (*pp && (*pp)->region != region)
-		pp = &(*pp)->next;
-	return pp;
+	while (lo < hi) {
+		unsigned int mid = lo + (hi - lo) / 2;
+
+		if (tdx->pamt_dir[mid]->index < index)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Put @chunk in the directory at @pos; there is room. pamt_lock. */
+static void tdx_pamt_chunk_insert(struct kvm_tdx *tdx, unsigned int pos,
+				  struct tdx_pamt_chunk *chunk)
+{
+	memmove(&tdx->pamt_dir[pos + 1], &tdx->pamt_dir[pos],
+		(tdx->pamt_nr - pos) * sizeof(tdx->pamt_dir[0]));
+	tdx->pamt_dir[pos] = chunk;
+	tdx->pamt_nr++;
+}
+
+/*
+ * tdx_pamt_entry() - the refcount entry of 2M region @region, under
+ * pamt_lock. A region whose chunk does not exist yet gets one from the
+ * spares if @create (the take is reported as from a cache to the no-sleep
+ * check: this may run under mmu_lock); none left: NULL, an allocation
+ * failure. Never allocates.
+ */
+static struct tdx_pamt_entry *tdx_pamt_entry(struct kvm_tdx *tdx, uint64_t region,
+					     bool create)
+{
+	uint64_t index = region / TDX_PAMT_CHUNK_REGIONS;
+	unsigned int pos = tdx_pamt_chunk_pos(tdx, index);
+	struct tdx_pamt_chunk *chunk;
+
+	if (pos < tdx->pamt_nr && tdx->pamt_dir[pos]->index == index)
+		return &tdx->pamt_dir[pos]->e[region % TDX_PAMT_CHUNK_REGIONS];
+	if (!create)
+		return NULL;
+	if (!tdx->pamt_nr_spare || tdx->pamt_nr >= tdx->pamt_cap) {
+		counter_inc(&tdx->kvm->stats, TDPSIM_STAT_ALLOC_FAIL);
+		return NULL;
+	}
+	chunk = tdx->pamt_spare[--tdx->pamt_nr_spare];
+	observe_alloc(tdx->kvm, TDPSIM_ALLOC_KIND_PAMT, sizeof(*chunk), true);
+	chunk->index = index;
+	tdx_pamt_chunk_insert(tdx, pos, chunk);
+	return &chunk->e[region % TDX_PAMT_CHUNK_REGIONS];
+}
+
+/*
+ * tdx_pamt_topup() - before mmu_lock: make the refcount chunks of the 1 GiB
+ * chunks [@first, @last] exist (pass @first > @last for none), keep
+ * TDX_PAMT_SPARE_CHUNKS spare chunks for regions first used under
+ * mmu_lock, and room for all of them in the directory. Every allocation
+ * goes through the VM's allocator (`inject alloc-fail`). 0 or -ENOMEM;
+ * what was done stays (the state is consistent either way).
+ */
+static int tdx_pamt_topup(struct kvm_tdx *tdx, uint64_t first, uint64_t last)
+{
+	struct tdpsim_allocator *a = &tdx->kvm->alloc;
+	const size_t csz = sizeof(struct tdx_pamt_chunk);
+	uint64_t want = first <= last ? last - first + 1 : 0;
+
+	if (!tdx->dpamt)
+		return 0;
+	TDPSIM_WARN_ON_ONCE(kvm_lock_mode(tdx->kvm) != TDPSIM_LOCK_NONE);
+again:
+	/* The directory: room for what exists, @want more and the spares. */
+	for (;;) {
+		struct tdx_pamt_chunk **dir, **old;
+		unsigned int need, cap, old_cap;
+
+		pthread_mutex_lock(&tdx->pamt_lock);
+		need = tdx->pamt_nr + (unsigned int)want + TDX_PAMT_SPARE_CHUNKS;
+		old_cap = tdx->pamt_cap;
+		pthread_mutex_unlock(&tdx->pamt_lock);
+		if (old_cap >= need)
+			break;
+		cap = old_cap * 2 > need ? old_cap * 2 : need;
+		if (cap < 16)
+			cap = 16;
+		dir = alloc_obj(a, TDPSIM_ALLOC_KIND_PAMT, cap * sizeof(*dir));
+		if (!dir) {
+			counter_inc(&tdx->kvm->stats, TDPSIM_STAT_ALLOC_FAIL);
+			return -ENOMEM;
+		}
+		pthread_mutex_lock(&tdx->pamt_lock);
+		if (tdx->pamt_cap != old_cap) {
+			/* Another thread grew it meanwhile: look again. */
+			pthread_mutex_unlock(&tdx->pamt_lock);
+			free_obj(a, TDPSIM_ALLOC_KIND_PAMT, dir, cap * sizeof(*dir));
+			continue;
+		}
+		old = tdx->pamt_dir;
+		if (tdx->pamt_nr)
+			memcpy(dir, old, tdx->pamt_nr * sizeof(*dir));
+		tdx->pamt_dir = dir;
+		tdx->pamt_cap = cap;
+		pthread_mutex_unlock(&tdx->pamt_lock);
+		free_obj(a, TDPSIM_ALLOC_KIND_PAMT, old, old_cap * sizeof(*old));
+	}
+
+	/* The chunks asked for. */
+	for (uint64_t index = first; want && index <= last; index++) {
+		struct tdx_pamt_chunk *chunk;
+		unsigned int pos;
+		bool have;
+
+		pthread_mutex_lock(&tdx->pamt_lock);
+		pos = tdx_pamt_chunk_pos(tdx, index);
+		have = pos < tdx->pamt_nr && tdx->pamt_dir[pos]->index == index;
+		pthread_mutex_unlock(&tdx->pamt_lock);
+		if (have)
+			continue;
+		chunk = alloc_obj(a, TDPSIM_ALLOC_KIND_PAMT, csz);
+		if (!chunk) {
+			counter_inc(&tdx->kvm->stats, TDPSIM_STAT_ALLOC_FAIL);
+			return -ENOMEM;
+		}
+		chunk->index = index;
+		pthread_mutex_lock(&tdx->pamt_lock);
+		pos = tdx_pamt_chunk_pos(tdx, index);
+		have = pos < tdx->pamt_nr && tdx->pamt_dir[pos]->index == index;
+		if (have || tdx->pamt_nr + tdx->pamt_nr_spare >= tdx->pamt_cap) {
+			/* Raced with another top-up: made meanwhile, or
+			 * the directory is full again. */
+			pthread_mutex_unlock(&tdx->pamt_lock);
+			free_obj(a, TDPSIM_ALLOC_KIND_PAMT, chunk, csz);
+			if (have)
+				continue;
+			goto again;
+		}
+		tdx_pamt_chunk_insert(tdx, pos, chunk);
+		pthread_mutex_unlock(&tdx->pamt_lock);
+	}
+
+	/* The spares. */
+	for (;;) {
+		struct tdx_pamt_chunk *chunk;
+		bool full;
+
+		pthread_mutex_lock(&tdx->pamt_lock);
+		full = tdx->pamt_nr_spare >= TDX_PAMT_SPARE_CHUNKS;
+		pthread_mutex_unlock(&tdx->pamt_lock);
+		if (full)
+			return 0;
+		chunk = alloc_obj(a, TDPSIM_ALLOC_KIND_PAMT, csz);
+		if (!chunk) {
+			counter_inc(&tdx->kvm->stats, TDPSIM_STAT_ALLOC_FAIL);
+			return -ENOMEM;
+		}
+		pthread_mutex_lock(&tdx->pamt_lock);
+		full = tdx->pamt_nr_spare >= TDX_PAMT_SPARE_CHUNKS;
+		if (full || tdx->pamt_nr + tdx->pamt_nr_spare >= tdx->pamt_cap) {
+			/* Raced with another top-up: full meanwhile, or the
+			 * directory must grow first. */
+			pthread_mutex_unlock(&tdx->pamt_lock);
+			free_obj(a, TDPSIM_ALLOC_KIND_PAMT, chunk, csz);
+			if (full)
+				return 0;
+			goto again;
+		}
+		tdx->pamt_spare[tdx->pamt_nr_spare++] = chunk;
+		pthread_mutex_unlock(&tdx->pamt_lock);
+	}
+}
+
+/* Teardown: free the chunks, the spares and the directory. */
+static void tdx_pamt_free_all(struct kvm_tdx *tdx)
+{
+	struct tdpsim_allocator *a = &tdx->kvm->alloc;
+	const size_t csz = sizeof(struct tdx_pamt_chunk);
+
+	pthread_mutex_lock(&tdx->pamt_lock);
+	for (unsigned int i = 0; i < tdx->pamt_nr; i++)
+		free_obj(a, TDPSIM_ALLOC_KIND_PAMT, tdx->pamt_dir[i], csz);
+	for (unsigned int i = 0; i < tdx->pamt_nr_spare; i++)
+		free_obj(a, TDPSIM_ALLOC_KIND_PAMT, tdx->pamt_spare[i], csz);
+	free_obj(a, TDPSIM_ALLOC_KIND_PAMT, tdx->pamt_dir,
+		 tdx->pamt_cap * sizeof(*tdx->pamt_dir));
+	tdx->pamt_dir = NULL;
+	tdx->pamt_nr = tdx->pamt_cap = tdx->pamt_nr_spare = 0;
+	pthread_mutex_unlock(&tdx->pamt_lock);
 }
 
 /*
  * tdx_pamt_get() - a 4K page of the region holding @hpa is about to be
  * given to the TD: on the region's 0 -> 1 transition install a PAMT pair
  * (PAMT.ADD), its pages from the split cache if @from_cache (a split under
- * mmu_lock), else from the counter. 0, -ENOMEM, -EIO.
+ * mmu_lock), else from the counter. Allocates nothing (the refcount chunk
+ * exists or is a spare). 0, -ENOMEM, -EIO.
  */
 static int __tdx_pamt_get(struct kvm_tdx *tdx, tdpsim_hpa_t hpa, bool from_cache)
 {
 	uint64_t region = hpa >> 21;
-	struct tdx_pamt_ref **pp, *ref;
+	struct tdx_pamt_entry *e;
+	tdpsim_hpa_t pair[2];
 	uint64_t err;
 	int r = 0;
 
 	if (!tdx->dpamt)
 		return 0;
 	pthread_mutex_lock(&tdx->pamt_lock);
-	pp = tdx_pamt_slot(tdx, region);
-	ref = *pp;
-	if (ref) {
-		ref->refcount++;
-		goto out;
-	}
-	ref = calloc(1, sizeof(*ref));
-	if (!ref) {
+	e = tdx_pamt_entry(tdx, region, true);
+	if (!e) {
 		r = -ENOMEM;
 		goto out;
 	}
-	ref->region = region;
+	if (e->refcount) {
+		e->refcount++;
+		goto out;
+	}
 	for (int i = 0; i < 2; i++)
-		ref->pair[i] = from_cache ? tdx_split_cache_take(tdx) :
-					    tdx_alloc_page(tdx);
-	if (!ref->pair[0] || !ref->pair[1]) {
+		pair[i] = from_cache ? tdx_split_cache_take(tdx) : tdx_alloc_page(tdx);
+	if (!pair[0] || !pair[1]) {
 		r = -ENOMEM;
 		goto err_free;
 	}
-	err = tdpsim_tdh_phymem_pamt_add(tdx->module, region << 21, ref->pair);
+	err = tdpsim_tdh_phymem_pamt_add(tdx->module, region << 21, pair);
 	if (tdx_bug_on(tdx->kvm, err)) {
 		r = -EIO;
 		goto err_free;
 	}
-	ref->refcount = 1;
-	*pp = ref;
+	e->refcount = 1;
+	e->pair[0] = pair[0];
+	e->pair[1] = pair[1];
 	goto out;
 
 err_free:
-	tdx_free_page(tdx, ref->pair[0]);
-	tdx_free_page(tdx, ref->pair[1]);
-	free(ref);
+	tdx_free_page(tdx, pair[0]);
+	tdx_free_page(tdx, pair[1]);
 out:
 	pthread_mutex_unlock(&tdx->pamt_lock);
 	return r;
@@ -390,75 +619,74 @@ static int tdx_pamt_get(struct kvm_tdx *tdx, tdpsim_hpa_t hpa)
 /* Drop the region's pair when its last 4K user went (PAMT.REMOVE). */
 static void tdx_pamt_put(struct kvm_tdx *tdx, tdpsim_hpa_t hpa)
 {
-	struct tdx_pamt_ref **pp, *ref;
+	struct tdx_pamt_entry *e;
 	tdpsim_hpa_t pair[2];
 	uint64_t err;
 
 	if (!tdx->dpamt)
 		return;
 	pthread_mutex_lock(&tdx->pamt_lock);
-	pp = tdx_pamt_slot(tdx, hpa >> 21);
-	ref = *pp;
-	if (KVM_BUG_ON(!ref || !ref->refcount, tdx->kvm))
+	e = tdx_pamt_entry(tdx, hpa >> 21, false);
+	if (KVM_BUG_ON(!e || !e->refcount, tdx->kvm))
 		goto out;
-	if (--ref->refcount)
+	if (--e->refcount)
 		goto out;
-	err = tdpsim_tdh_phymem_pamt_remove(tdx->module, ref->region << 21, pair);
+	err = tdpsim_tdh_phymem_pamt_remove(tdx->module, (hpa >> 21) << 21, pair);
 	if (tdx_bug_on(tdx->kvm, err)) {
-		ref->refcount = 1;	/* leaked with the pair */
+		e->refcount = 1;	/* leaked with the pair */
 		goto out;
 	}
-	tdx_free_page(tdx, ref->pair[0]);
-	tdx_free_page(tdx, ref->pair[1]);
-	*pp = ref->next;
-	free(ref);
+	tdx_free_page(tdx, e->pair[0]);
+	tdx_free_page(tdx, e->pair[1]);
+	e->pair[0] = e->pair[1] = 0;
 out:
 	pthread_mutex_unlock(&tdx->pamt_lock);
 }
 
 /*
  * A 2M guest page is demoted: the module installs the pair KVM passes (from
- * the split cache) and the region has 512 users at once (V5 30). Returns
- * the pair to pass in @ret_ref; -ENOMEM if the cache is dry.
+ * the split cache) and the region has 512 users at once (V5 30). Makes sure
+ * the region has a refcount entry (a spare chunk, no allocation) and
+ * returns the pair to pass in @pair; -ENOMEM if the cache or the spares
+ * are dry.
  */
 static int tdx_pamt_demote_prepare(struct kvm_tdx *tdx, tdpsim_hpa_t hpa,
-				   struct tdx_pamt_ref **ret_ref)
+				   tdpsim_hpa_t pair[2])
 {
-	struct tdx_pamt_ref *ref;
+	struct tdx_pamt_entry *e;
 
-	ref = calloc(1, sizeof(*ref));
-	if (!ref)
+	pthread_mutex_lock(&tdx->pamt_lock);
+	e = tdx_pamt_entry(tdx, hpa >> 21, true);
+	pthread_mutex_unlock(&tdx->pamt_lock);
+	if (!e)
 		return -ENOMEM;
-	ref->region = hpa >> 21;
-	ref->pair[0] = tdx_split_cache_take(tdx);
-	ref->pair[1] = tdx_split_cache_take(tdx);
-	if (!ref->pair[0] || !ref->pair[1]) {
-		tdx_free_page(tdx, ref->pair[0]);
-		tdx_free_page(tdx, ref->pair[1]);
-		free(ref);
+	pair[0] = tdx_split_cache_take(tdx);
+	pair[1] = tdx_split_cache_take(tdx);
+	if (!pair[0] || !pair[1]) {
+		tdx_free_page(tdx, pair[0]);
+		tdx_free_page(tdx, pair[1]);
 		return -ENOMEM;
 	}
-	ref->refcount = SPTE_ENT_PER_PAGE;
-	*ret_ref = ref;
 	return 0;
 }
 
-static void tdx_pamt_demote_finish(struct kvm_tdx *tdx, struct tdx_pamt_ref *ref,
-				   bool ok)
+static void tdx_pamt_demote_finish(struct kvm_tdx *tdx, tdpsim_hpa_t hpa,
+				   const tdpsim_hpa_t pair[2], bool ok)
 {
-	struct tdx_pamt_ref **pp;
+	struct tdx_pamt_entry *e;
 
 	if (!ok) {
-		tdx_free_page(tdx, ref->pair[0]);
-		tdx_free_page(tdx, ref->pair[1]);
-		free(ref);
+		tdx_free_page(tdx, pair[0]);
+		tdx_free_page(tdx, pair[1]);
 		return;
 	}
 	pthread_mutex_lock(&tdx->pamt_lock);
-	pp = tdx_pamt_slot(tdx, ref->region);
-	KVM_BUG_ON(*pp != NULL, tdx->kvm);
-	ref->next = *pp;
-	*pp = ref;
+	e = tdx_pamt_entry(tdx, hpa >> 21, false);
+	if (!KVM_BUG_ON(!e || e->refcount, tdx->kvm)) {
+		e->refcount = SPTE_ENT_PER_PAGE;
+		e->pair[0] = pair[0];
+		e->pair[1] = pair[1];
+	}
 	pthread_mutex_unlock(&tdx->pamt_lock);
 }
 
@@ -525,6 +753,7 @@ int tdx_vm_init(struct kvm *kvm)
 	kvm->x86_ops.get_external_cache = tdx_get_split_cache;
 	kvm->x86_ops.put_external_cache = tdx_put_split_cache;
 	kvm->x86_ops.topup_external_cache = tdx_topup_split_cache;
+	kvm->x86_ops.topup_fault_cache = tdx_topup_fault_cache;
 	return 0;
 }
 
@@ -586,6 +815,14 @@ static int __tdx_td_init(struct kvm_tdx *tdx)
 	tdx->tdcs_pages = cfg.tdcs_pages;
 	tdx->tdvps_pages = cfg.tdvps_pages;
 	tdx->hkid = 2;	/* the module's global key is 1 */
+
+	/* Dynamic PAMT: the refcount chunks of every page the TD's own pages
+	 * come from (S-EPT pages are given to it under mmu_lock), and the
+	 * spares for guest memory. */
+	r = tdx_pamt_topup(tdx, pfn_to_hpa(TDX_PAGE_PFN_START) >> TDX_PAMT_CHUNK_SHIFT,
+			   (pfn_to_hpa(TDX_PAGE_PFN_END) - 1) >> TDX_PAMT_CHUNK_SHIFT);
+	if (r)
+		return r;
 
 	tdx->source = tdx_alloc_page(tdx);
 	tdx->tdr = tdx_alloc_td_page(tdx);
@@ -863,7 +1100,8 @@ static int tdx_sept_split_private_spte(struct kvm *kvm, gfn_t gfn, int level,
 	struct kvm_tdx *tdx = to_kvm_tdx(kvm);
 	struct kvm_mmu_page *sp = tdx_child_sp(kvm, new_spte, level);
 	struct tdx_zap_args a = { .gpa = gfn_to_gpa(gfn), .level = level };
-	struct tdx_pamt_ref *ref = NULL;
+	tdpsim_hpa_t pair[2] = { 0, 0 };
+	tdpsim_hpa_t huge_hpa = pfn_to_hpa(spte_to_pfn(old_spte));
 	uint64_t err;
 	int r;
 
@@ -881,12 +1119,12 @@ static int tdx_sept_split_private_spte(struct kvm *kvm, gfn_t gfn, int level,
 		return r;
 	}
 	if (tdx->dpamt) {
-		r = tdx_pamt_demote_prepare(tdx, pfn_to_hpa(spte_to_pfn(old_spte)), &ref);
+		r = tdx_pamt_demote_prepare(tdx, huge_hpa, pair);
 		if (r) {
 			tdx_free_td_page(tdx, a.new_sept);
 			return r;
 		}
-		a.pair = ref->pair;
+		a.pair = pair;
 	}
 	/* BLOCK of an entry a failed attempt left blocked answers the
 	 * GPA_RANGE_ALREADY_BLOCKED warning: go on. */
@@ -896,8 +1134,8 @@ static int tdx_sept_split_private_spte(struct kvm *kvm, gfn_t gfn, int level,
 		if (!tdx_busy(err) && !tdx_bug_on(kvm, err))
 			err = tdh_do_no_vcpus(tdx, TDX_DEMOTE, &a);
 	}
-	if (ref)
-		tdx_pamt_demote_finish(tdx, ref, err == TDX_SUCCESS);
+	if (tdx->dpamt)
+		tdx_pamt_demote_finish(tdx, huge_hpa, pair, err == TDX_SUCCESS);
 	if (err != TDX_SUCCESS) {
 		tdx_free_td_page(tdx, a.new_sept);
 		/* Still busy after the kick: returned, the caller retries
@@ -977,6 +1215,11 @@ int tdx_gmem_post_populate(struct kvm *kvm, gfn_t gfn, uint64_t npages)
 		struct kvm_page_fault fault;
 		unsigned int retries;
 
+		/* The page's region may need a refcount chunk (Dynamic PAMT):
+		 * keep the spares full before mmu_lock. */
+		r = tdx_pamt_topup(tdx, 1, 0);
+		if (r)
+			return r;
 		/* kvm_tdp_map_page(): a private prefetch fault at 4K. */
 		memset(&fault, 0, sizeof(fault));
 		fault.gfn = gfn + i;
@@ -1057,6 +1300,10 @@ static int tdx_handle_ept_violation(struct kvm_vcpu *vcpu, gfn_t gfn,
 	int r;
 
 	*ret_exit = false;
+	/* The fault's region may need a refcount chunk (Dynamic PAMT). */
+	r = tdx_pamt_topup(to_kvm_tdx(kvm), 1, 0);
+	if (r)
+		return r;
 	if (kvm->policy.tdx_huge && accept_level < PG_LEVEL_2M) {
 		/* The split's pages, before mmu_lock: this vCPU's cache
 		 * (per-vcpu) or the VM's (per-vm). */
@@ -1199,10 +1446,11 @@ void tdx_mmu_release_hkid(struct kvm *kvm)
 		tdx->hkid_assigned = false;
 }
 
+static void __tdx_vm_destroy(struct kvm_tdx *tdx);
+
 void tdx_vm_destroy(struct kvm *kvm)
 {
 	struct kvm_tdx *tdx = to_kvm_tdx(kvm);
-	uint64_t err;
 
 	if (!tdx)
 		return;
@@ -1212,6 +1460,17 @@ void tdx_vm_destroy(struct kvm *kvm)
 		tdx_split_cache_free(tdx, &tdx->vcpus[i].split_cache);
 	if (!tdx->module)
 		return;
+	__tdx_vm_destroy(tdx);
+	/* Every page is back: the refcount chunks go (the `leak` check
+	 * counts them as TDPSIM_ALLOC_KIND_PAMT). */
+	tdx_pamt_free_all(tdx);
+}
+
+static void __tdx_vm_destroy(struct kvm_tdx *tdx)
+{
+	struct kvm *kvm = tdx->kvm;
+	uint64_t err;
+
 	if (tdx->td_created && !tdx->hkid_assigned) {
 		/* tdx_vcpu_free() */
 		for (unsigned int i = 0; i < kvm->config.nr_vcpus; i++) {
@@ -1255,14 +1514,7 @@ void tdx_vm_free(struct kvm *kvm)
 	for (unsigned int i = 0; i < TDPSIM_MAX_VCPUS; i++)
 		tdx_split_cache_free(tdx, &tdx->vcpus[i].split_cache);
 	tdpsim_tdx_module_destroy(tdx->module);
-	for (unsigned int i = 0; i < TDX_PAMT_BUCKETS; i++) {
-		while (tdx->pamt[i]) {
-			struct tdx_pamt_ref *ref = tdx->pamt[i];
-
-			tdx->pamt[i] = ref->next;
-			free(ref);
-		}
-	}
+	tdx_pamt_free_all(tdx);
 	pthread_mutex_destroy(&tdx->lock);
 	pthread_mutex_destroy(&tdx->page_lock);
 	pthread_mutex_destroy(&tdx->pamt_lock);
@@ -1298,14 +1550,14 @@ uint64_t kvm_tdx_live_pages(struct kvm *kvm)
 unsigned int kvm_tdx_pamt_refcount(struct kvm *kvm, tdpsim_hpa_t hpa)
 {
 	struct kvm_tdx *tdx = kvm->tdx;
-	struct tdx_pamt_ref *ref;
+	struct tdx_pamt_entry *e;
 	unsigned int n;
 
 	if (!tdx)
 		return 0;
 	pthread_mutex_lock(&tdx->pamt_lock);
-	ref = *tdx_pamt_slot(tdx, hpa >> 21);
-	n = ref ? ref->refcount : 0;
+	e = tdx_pamt_entry(tdx, hpa >> 21, false);
+	n = e ? e->refcount : 0;
 	pthread_mutex_unlock(&tdx->pamt_lock);
 	return n;
 }

@@ -19,6 +19,7 @@
 
 #include <tdpsim/tdpsim.h>
 
+#include "alloc.h"
 #include "kvm_tdx.h"
 #include "mmu_lock.h"
 #include "tdp_mmu.h"
@@ -349,6 +350,144 @@ static void test_tdx_vm_split_cache_dry(void **state)
 	tv_teardown(&t);
 }
 
+/* What the Dynamic-PAMT test's observer saw of the allocations. */
+struct pamt_obs {
+	unsigned int locked_sys;	/* under mmu_lock, not from a cache */
+	unsigned int pamt_locked_cache;	/* PAMT, under mmu_lock, from a cache */
+	unsigned int pamt_unlocked;	/* PAMT, before mmu_lock */
+	struct tdpsim_alloc_event last;	/* the latest one */
+};
+
+static void pamt_obs_alloc(void *opaque, const struct tdpsim_alloc_event *a)
+{
+	struct pamt_obs *o = opaque;
+
+	o->last = *a;
+	if (a->lock != TDPSIM_LOCK_NONE && !a->from_cache)
+		o->locked_sys++;
+	if (a->kind != TDPSIM_ALLOC_KIND_PAMT)
+		return;
+	if (a->lock == TDPSIM_LOCK_NONE)
+		o->pamt_unlocked++;
+	else if (a->from_cache)
+		o->pamt_locked_cache++;
+}
+
+/*
+ * KVM's Dynamic-PAMT refcounts are the kernel's preallocated refcount
+ * array: 1 GiB chunks allocated through the VM's allocator (kind PAMT)
+ * before mmu_lock, and under mmu_lock only taken from the spares (a
+ * cache). So they are in the allocator's counts (and gone after
+ * teardown, `leak`), the fault that first maps a page of a new GiB takes a
+ * spare under the lock, nothing is allocated under mmu_lock during the
+ * populate, the fault or the accept's DEMOTE (`no-sleep`), and `inject
+ * alloc-fail` reaches the top-up of the spares: populate fails with
+ * -ENOMEM before mmu_lock, leaving everything consistent, and then works.
+ * Run twice: with an observer that records every allocation (@o), and
+ * with the checker watching every transition instead.
+ */
+static void dpamt_refcount_alloc(struct pamt_obs *o)
+{
+	const struct tdpsim_observer obs = { .alloc = pamt_obs_alloc };
+	struct tdpsim_memslot_config slot;
+	struct tdpsim_vm_config cfg;
+	struct tdpsim_spte_info leaf;
+	enum tdx_accept_result ar;
+	struct kvm *kvm;
+	struct tv t;
+
+	memset(&t, 0, sizeof(t));
+	tdpsim_vm_config_init(&cfg);
+	cfg.type = TDPSIM_VM_TDX;
+	cfg.nr_vcpus = 2;
+	assert_int_equal(tdpsim_vm_create(&cfg, &t.vm), 0);
+	kvm = &t.vm->kvm;
+	if (o)
+		tdpsim_vm_set_observer(t.vm, &obs, o);
+	else
+		assert_int_equal(tdpsim_checker_create(t.vm, tv_on_violation, &t,
+						       &t.c), 0);
+	assert_int_equal(tdpsim_vm_set_policy(t.vm, "tdx.huge", "on"), 0);
+	assert_int_equal(tdpsim_vm_set_policy(t.vm, "tdx.dpamt", "on"), 0);
+	assert_int_equal(tdpsim_gmem_create(t.vm, 0, 8ULL << 20, TDPSIM_LEVEL_2M,
+					    false), 0);
+	tdpsim_memslot_config_init(&slot);
+	slot.id = 0;
+	slot.base_gfn = 0;
+	slot.npages = 2048;
+	slot.gmem_id = 0;
+	assert_int_equal(tdpsim_memslot_create(t.vm, &slot), 0);
+	assert_int_equal(tdpsim_vm_set_memory_attributes(t.vm, 0, 2048, true), 0);
+
+	/* TD init allocates the chunks of the TD's own pages and the spares;
+	 * the first guest page's GiB takes a spare under the read lock. */
+	assert_int_equal(allocator_live(&kvm->alloc, TDPSIM_ALLOC_KIND_PAMT), 0);
+	assert_int_equal(tdx_gmem_post_populate(kvm, 0, 1), 0);
+	assert_true(allocator_live(&kvm->alloc, TDPSIM_ALLOC_KIND_PAMT) > 0);
+	if (o) {
+		assert_true(o->pamt_unlocked > 0);
+		assert_int_equal(o->pamt_locked_cache, 1);
+		assert_int_equal(o->locked_sys, 0);
+	}
+
+	/* The next populate first refills the spares: that allocation
+	 * fails, before mmu_lock, and nothing changed. */
+	tdpsim_vm_inject_alloc_fail(t.vm, 0, 1);
+	assert_int_equal(tdx_gmem_post_populate(kvm, 1, 1), -ENOMEM);
+	assert_int_equal(atomic_load(&kvm->alloc.failed), 1);
+	if (o) {
+		assert_int_equal(o->last.kind, TDPSIM_ALLOC_KIND_PAMT);
+		assert_int_equal(o->last.lock, TDPSIM_LOCK_NONE);
+		assert_false(o->last.from_cache);
+	} else {
+		assert_int_equal(tdpsim_checker_check_all(t.c), 0);
+	}
+	assert_int_equal(tdpsim_vm_lookup_leaf(t.vm, TDPSIM_ROOT_MIRROR, 1, &leaf),
+			 -ENOENT);
+	assert_int_equal(tdx_gmem_post_populate(kvm, 1, 1), 0);
+	assert_int_equal(tdx_td_finalize(kvm), 0);
+
+	/* A 2M page, then the accept's split (DEMOTE): the region's
+	 * refcount is 512, and still nothing allocated under the lock. */
+	tv_fault(&t, 0x400);
+	assert_int_equal(tdpsim_vm_lookup_leaf(t.vm, TDPSIM_ROOT_MIRROR, 0x400, &leaf), 0);
+	assert_int_equal(leaf.level, TDPSIM_LEVEL_2M);
+	assert_int_equal(tdx_accept(kvm->vcpus[1], 0x401, TDPSIM_LEVEL_4K, &ar), 0);
+	assert_int_equal(ar, TDX_ACCEPT_OK);
+	assert_int_equal(tdpsim_vm_lookup_leaf(t.vm, TDPSIM_ROOT_MIRROR, 0x401, &leaf), 0);
+	assert_int_equal(leaf.level, TDPSIM_LEVEL_4K);
+	assert_int_equal(kvm_tdx_pamt_refcount(kvm, (uint64_t)spte_to_pfn(leaf.spte) << 12),
+			 512);
+	if (o) {
+		assert_int_equal(o->locked_sys, 0);
+		tdpsim_vm_set_observer(t.vm, NULL, NULL);
+		tdpsim_vm_teardown(t.vm);
+	} else {
+		tdpsim_checker_note_accept(t.c, 0x401, TDPSIM_LEVEL_4K, true);
+		assert_int_equal(tdpsim_checker_check_all(t.c), 0);
+		tdpsim_vm_teardown(t.vm);
+		assert_int_equal(tdpsim_checker_check_leak(t.c, NULL), 0);
+		assert_int_equal(t.total, 0);
+	}
+	/* Teardown freed every chunk. */
+	assert_int_equal(allocator_live(&kvm->alloc, TDPSIM_ALLOC_KIND_PAMT), 0);
+	assert_int_equal(kvm_tdx_live_pages(kvm), 0);
+	assert_int_equal(tdpsim_tdx_pamt_pairs(tv_module(&t)), 0);
+	if (t.c)
+		tdpsim_checker_destroy(t.c);
+	tdpsim_vm_destroy(t.vm);
+}
+
+static void test_tdx_vm_dpamt_refcount_alloc(void **state)
+{
+	struct pamt_obs o;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	dpamt_refcount_alloc(&o);
+	dpamt_refcount_alloc(NULL);
+}
+
 struct shared_walk {
 	const void *root;
 	tdpsim_gfn_t gfn;
@@ -474,6 +613,7 @@ int main(void)
 		cmocka_unit_test(test_tdx_vm_split_cache_per_vcpu),
 		cmocka_unit_test(test_tdx_vm_split_cache_per_vm),
 		cmocka_unit_test(test_tdx_vm_split_cache_dry),
+		cmocka_unit_test(test_tdx_vm_dpamt_refcount_alloc),
 		cmocka_unit_test(test_tdx_vm_shared_bit_4level),
 		cmocka_unit_test(test_tdx_vm_shared_bit_5level),
 	};
