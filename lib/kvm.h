@@ -203,6 +203,12 @@ struct kvm_x86_ops {
 	void (*put_external_cache)(struct kvm *kvm);
 	/* Refill the selected cache while mmu_lock is dropped. 0, -ENOMEM. */
 	int (*topup_external_cache)(struct kvm *kvm);
+	/*
+	 * The fault path's share of mmu_topup_memory_caches(): what the vendor
+	 * code may need under mmu_lock while mapping (TDX: Dynamic-PAMT
+	 * refcount chunks for regions first used by this fault). 0, -ENOMEM.
+	 */
+	int (*topup_fault_cache)(struct kvm_vcpu *vcpu);
 };
 
 /* ---- vCPUs ---- */

@@ -281,8 +281,14 @@ int mmu_topup_memory_caches(struct kvm_vcpu *vcpu)
 				       PT64_ROOT_MAX_LEVEL);
 	if (r)
 		return r;
-	return kvm_mmu_topup_memory_cache(kvm, &vcpu->mmu_page_header_cache,
-					  PT64_ROOT_MAX_LEVEL);
+	r = kvm_mmu_topup_memory_cache(kvm, &vcpu->mmu_page_header_cache,
+				       PT64_ROOT_MAX_LEVEL);
+	if (r)
+		return r;
+	/* The vendor's caches (the kernel's topup_external_cache op). */
+	if (kvm->x86_ops.topup_fault_cache)
+		return kvm->x86_ops.topup_fault_cache(vcpu);
+	return 0;
 }
 
 /* kvm_mmu_prepare_memory_fault_exit(): userspace must convert. */
